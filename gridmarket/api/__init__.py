@@ -1,0 +1,1 @@
+"""FastAPI composition: the app factory, routers, auth and error mapping."""

@@ -1,0 +1,43 @@
+"""The application factory: ``create_app(settings)`` builds the whole service from explicit settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gridmarket import __version__
+from gridmarket.api.errors import add_exception_handlers
+from gridmarket.api.ratelimit import LoginLimiter
+from gridmarket.api.routes import auth, cities, health, web
+from gridmarket.grids.db import make_engine
+from gridmarket.grids.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the FastAPI app; its lifespan owns the database engine."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(settings, pool_size=settings.pool_size)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="gridmarket",
+        version=__version__,
+        description="GIS grid marketing and market-space API (网格化营销与市场空间)",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+    add_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(cities.router)
+    app.include_router(web.router)
+    web.mount_static(app, settings)
+    return app

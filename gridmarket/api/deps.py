@@ -1,0 +1,78 @@
+"""Typed dependencies: settings, a database connection per request, the caller's session and scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Connection, Engine
+
+from gridmarket.grids import auth
+from gridmarket.grids.errors import Forbidden, Unauthorized
+from gridmarket.grids.scope import Scope, scope_for
+from gridmarket.grids.settings import Settings
+
+SESSION_COOKIE = "gm_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """Return the settings the app was built with."""
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    """Return the app's engine (owned by the lifespan)."""
+    return request.app.state.engine
+
+
+def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+    """Yield a connection in a transaction, committed when the request succeeds."""
+    with engine.begin() as conn:
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# scope="function": commit before the response is sent, so the next request sees the change
+ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
+
+
+def get_session(
+    request: Request, conn: ConnDep, bearer: Annotated[str | None, Depends(oauth2_scheme)]
+) -> auth.Session:
+    """Return the caller's live session from a bearer token or the session cookie.
+
+    Cookie sessions must send the CSRF token in ``X-CSRF-Token`` on state-changing requests.
+    """
+    if bearer:
+        session = auth.session_for_token(conn, bearer, "bearer")
+        if session is None:
+            raise Unauthorized("the token is invalid or has expired")
+        return session
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        session = auth.session_for_token(conn, cookie, "cookie")
+        if session is None:
+            raise Unauthorized("the session has expired; log in again")
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER)
+            if not sent or sent != session.csrf_token:
+                raise Forbidden("missing or wrong CSRF token")
+        return session
+    raise Unauthorized("log in first")
+
+
+SessionDep = Annotated[auth.Session, Depends(get_session)]
+
+
+def get_scope(session: SessionDep, conn: ConnDep) -> Scope:
+    """Return the caller's scope (derived from role, staff record and region)."""
+    return scope_for(conn, session.user)
+
+
+ScopeDep = Annotated[Scope, Depends(get_scope)]

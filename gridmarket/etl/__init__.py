@@ -1,0 +1,1 @@
+"""Getting data in and out: readers, validation, the demo city, exporters."""

@@ -1,0 +1,1 @@
+"""The domain and its storage: settings, engine, models, migrations, metrics, organisation."""

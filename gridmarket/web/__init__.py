@@ -1,0 +1,1 @@
+"""The browser app: templates and static files (front-end packages come from npm)."""
