@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from gridmarket.grids.errors import GridmarketError
+from gridmarket.grids.errors import GridmarketError, ImportRejected
 from gridmarket.grids.settings import Settings
 
 
@@ -143,6 +143,57 @@ def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_problems(exc: Exception) -> None:
+    """Print an import's problems, one line each (row or feature number, field, reason)."""
+    if not isinstance(exc, ImportRejected):
+        return
+    for number, fld, reason in exc.problems[:200]:
+        print(f"  {exc.numbered} {number}: {fld}: {reason}", file=sys.stderr)
+    if len(exc.problems) > 200:
+        print(f"  … and {len(exc.problems) - 200} more", file=sys.stderr)
+
+
+def cmd_import_org(settings: Settings, args: argparse.Namespace) -> int:
+    """Import org units, staff and assignments from CSV/XLSX."""
+    from gridmarket.etl.org_import import import_org
+    from gridmarket.grids.db import make_engine
+
+    engine = make_engine(settings)
+    try:
+        summary = import_org(engine, args.file, encoding=args.encoding, city=args.city, progress=_progress)
+    finally:
+        engine.dispose()
+    _print_summary("organisation", summary)
+    return 0
+
+
+def cmd_import_territory(settings: Settings, args: argparse.Namespace) -> int:
+    """Import regions or grids (GeoJSON, GeoPackage, Shapefile); affected addresses are reassigned."""
+    from gridmarket.etl.territory_import import import_grids, import_regions
+    from gridmarket.grids.db import make_engine
+
+    fn = import_regions if args.import_command == "regions" else import_grids
+    engine = make_engine(settings)
+    try:
+        summary = fn(
+            engine, args.file, h3_resolution=settings.h3_resolution, layer=args.layer, progress=_progress
+        )
+    finally:
+        engine.dispose()
+    _print_summary(args.import_command, summary)
+    return 0
+
+
+def _print_summary(what: str, summary: dict[str, object]) -> None:
+    counts = ", ".join(
+        f"{k} {v:,}" for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)
+    )
+    print(f"imported {what}: {counts}")
+    warnings = summary.get("warnings") or []
+    for w in warnings if isinstance(warnings, list) else []:
+        print(f"warning: {w}", file=sys.stderr)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Serve the web app and API."""
     import uvicorn
@@ -189,6 +240,21 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("name")
     dis.set_defaults(func=cmd_user_disable)
 
+    imp = sub.add_parser("import", help="import files").add_subparsers(dest="import_command", required=True)
+    for name, text_ in (
+        ("regions", "provinces, cities and districts with boundaries (GeoJSON, GeoPackage, Shapefile)"),
+        ("grids", "grids, cells and characteristic grids (GeoJSON, GeoPackage, Shapefile)"),
+    ):
+        terr = imp.add_parser(name, help=text_)
+        terr.add_argument("file")
+        terr.add_argument("--layer", help="layer of a multi-layer GeoPackage (default: the first)")
+        terr.set_defaults(func=cmd_import_territory)
+    org = imp.add_parser("org", help="org units, staff and assignments (CSV/XLSX, one row per assignment)")
+    org.add_argument("file")
+    org.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 or GBK)")
+    org.add_argument("--city", help="city code, for files that name no district or target")
+    org.set_defaults(func=cmd_import_org)
+
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", help="listen address (default GRIDMARKET_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default GRIDMARKET_PORT or 8000)")
@@ -204,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(settings, args))
     except GridmarketError as exc:
         print(f"gridmarket: {exc}", file=sys.stderr)
+        _print_problems(exc)
     except OperationalError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         print(f"gridmarket: cannot reach the database ({reason})", file=sys.stderr)

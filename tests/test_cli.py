@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -41,7 +42,17 @@ def test_user_add_passwd_disable(
     new_database: Callable[[str], Engine], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     eng = new_database("cli2")
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO region (code, name, level) VALUES ('C', '测试市', 'city')"))
     url = eng.url.render_as_string(hide_password=False)
+    code, _, err = _run(monkeypatch, capsys, url, "user", "add", "sun", "--role", "planner")
+    assert code == 1 and "needs its region" in err
+    code, _, err = _run(monkeypatch, capsys, url, "user", "add", "zhou", "--role", "account_manager")
+    assert code == 1 and "needs the staff record" in err
+    code, _, err = _run(
+        monkeypatch, capsys, url, "user", "add", "wu", "--role", "regional_head", "--region", "C"
+    )
+    assert code == 1 and "is a district" in err
     code, out, _ = _run(
         monkeypatch,
         capsys,
@@ -51,13 +62,15 @@ def test_user_add_passwd_disable(
         "wang",
         "--role",
         "planner",
+        "--region",
+        "C",
         "--password-stdin",
         stdin="first-password-1\n",
     )
     assert code == 0
     with eng.begin() as conn:
         assert auth.authenticate(conn, "wang", "first-password-1") is not None
-    code, _, err = _run(monkeypatch, capsys, url, "user", "add", "wang", "--role", "planner")
+    code, _, err = _run(monkeypatch, capsys, url, "user", "add", "wang", "--role", "planner", "--region", "C")
     assert code == 1 and "exists already" in err
     code, _, err = _run(
         monkeypatch,
@@ -68,6 +81,8 @@ def test_user_add_passwd_disable(
         "li",
         "--role",
         "planner",
+        "--region",
+        "C",
         "--password-stdin",
         stdin="short\n",
     )
@@ -98,3 +113,50 @@ def test_unreachable_database_is_a_one_line_error(
     )
     assert code == 1
     assert err.startswith("gridmarket: cannot reach the database") and err.count("\n") == 1
+
+
+def test_import_org_rejected_file_exits_1_with_rows(
+    new_database: Callable[[str], Engine],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    eng = new_database("cli3")
+    with eng.begin() as conn:
+        territory = Path(__file__).parent / "etl" / "fixtures" / "org" / "territory.sql"
+        conn.exec_driver_sql(territory.read_text(encoding="utf-8"))
+    url = eng.url.render_as_string(hide_password=False)
+    bad = tmp_path / "org.csv"
+    bad.write_text(
+        "staff_code,name,post,unit_code,unit_name,unit_kind,unit_district,assign_kind,assign_code,valid_from\n"
+        "S1,张三,客户经理,U1,一部,regional_centre,C1-D1,cell,C1-G1-01,2026-01-01\n"
+        "S2,李四,客户经理,U1,一部,regional_centre,C1-D1,cell,NO-CELL,2026-13-01\n",
+        encoding="utf-8",
+    )
+    code, _, err = _run(monkeypatch, capsys, url, "import", "org", str(bad))
+    assert code == 1
+    assert "gridmarket: " in err and "nothing written" in err
+    assert "  row 3: assign_code:" in err and "  row 3: valid_from:" in err
+    with eng.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM staff")) == 0
+
+
+def test_import_regions_and_grids(
+    new_database: Callable[[str], Engine], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eng = new_database("cli4")
+    url = eng.url.render_as_string(hide_password=False)
+    fixtures = Path(__file__).parent / "etl" / "fixtures" / "territory"
+    code, _, err = _run(
+        monkeypatch, capsys, url, "import", "regions", str(fixtures / "regions_broken.geojson")
+    )
+    assert code == 1 and "features rejected" in err and "  feature 2: " in err
+    with eng.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM region")) == 0
+    code, out, _ = _run(monkeypatch, capsys, url, "import", "regions", str(fixtures / "regions.geojson"))
+    assert code == 0 and out.startswith("imported regions:")
+    code, out, _ = _run(monkeypatch, capsys, url, "import", "grids", str(fixtures / "grids.geojson"))
+    assert code == 0 and out.startswith("imported grids:")
+    with eng.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM region WHERE level = 'district'")) >= 2
+        assert conn.scalar(text("SELECT count(*) FROM cell WHERE source = 'drawn'")) >= 2

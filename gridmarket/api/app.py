@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from gridmarket import __version__
 from gridmarket.api.errors import add_exception_handlers
 from gridmarket.api.ratelimit import LoginLimiter
-from gridmarket.api.routes import auth, cities, health, web
+from gridmarket.api.routes import admin_org, admin_users, auth, cells, cities, health, me, units, web
 from gridmarket.grids.db import make_engine
 from gridmarket.grids.settings import Settings
 
@@ -38,6 +38,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(cities.router)
+    app.include_router(cells.router)
+    app.include_router(units.router)
+    app.include_router(me.router)
+    app.include_router(admin_users.router)
+    app.include_router(admin_org.router)
     app.include_router(web.router)
     web.mount_static(app, settings)
     return app

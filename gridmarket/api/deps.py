@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine
 
 from gridmarket.grids import auth
 from gridmarket.grids.errors import Forbidden, Unauthorized
-from gridmarket.grids.scope import Scope, scope_for
+from gridmarket.grids.scope import Scope, authorize, scope_for
 from gridmarket.grids.settings import Settings
 
 SESSION_COOKIE = "gm_session"
@@ -70,9 +70,20 @@ def get_session(
 SessionDep = Annotated[auth.Session, Depends(get_session)]
 
 
-def get_scope(session: SessionDep, conn: ConnDep) -> Scope:
-    """Return the caller's scope (derived from role, staff record and region)."""
-    return scope_for(conn, session.user)
+def get_scope(session: SessionDep, conn: ConnDep, settings: SettingsDep) -> Scope:
+    """Return the caller's scope (role, staff assignments in force today, region)."""
+    return scope_for(conn, session.user, tz=settings.timezone)
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+
+def require(action: str) -> Any:
+    """Dependency refusing (403) callers whose role may not perform ``action`` (grids.scope.ACTIONS)."""
+
+    def dep(session: SessionDep) -> auth.Session:
+        authorize(session.user, action)
+        return session
+
+    dep.__name__ = f"require_{action}"
+    return Depends(dep)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gridmarket.grids.errors import (
@@ -47,4 +49,17 @@ def add_exception_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
 
+    async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(loc) or None
+        detail = (
+            f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid input"))
+        )
+        body = {"detail": detail, "field": field, "errors": jsonable_encoder(errors)}
+        return JSONResponse(body, status_code=422)
+
     app.add_exception_handler(GridmarketError, handle)
+    app.add_exception_handler(RequestValidationError, handle_validation)

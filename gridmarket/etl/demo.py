@@ -32,6 +32,7 @@ from shapely.affinity import scale as scale_geom
 from shapely.geometry import MultiPolygon
 
 from gridmarket.etl import demo_names as nm
+from gridmarket.etl.demo_org import ORG_TABLES, generate_demo_org
 from gridmarket.etl.demo_territory import (
     DensityField,
     Frame,
@@ -1248,7 +1249,9 @@ def generate_demo(
     every 100,000 units).
 
     Returns counts per table (``region``, ``grid``, ``cell``, ``building``, ``customer``,
-    ``address_unit``, ``market_record``), ``cells_generated``, ``units_in_generated_cells``,
+    ``address_unit``, ``market_record``, and of the organisation written by
+    :func:`~gridmarket.etl.demo_org.generate_demo_org`: ``org_unit``, ``staff``, ``assignment``,
+    ``feature_grid``, ``feature_grid_cell``), ``cells_generated``, ``units_in_generated_cells``,
     ``seconds`` and ``warnings``. Raises :class:`ValidationFailed` when ``region`` or
     ``address_unit`` already holds rows, or when ``units`` is below 100.
     """
@@ -1278,8 +1281,11 @@ def generate_demo(
             h3_resolution=h3_resolution,
             progress=progress,
         )
+        say("writing the sales organisation, characteristic grids and assignments")
+        generate_demo_org(conn, seed=seed)
         summary: dict[str, Any] = {}
-        for table in ("region", "grid", "cell", "building", "customer", "address_unit", "market_record"):
+        tables = ("region", "grid", "cell", "building", "customer", "address_unit", "market_record")
+        for table in (*tables, *ORG_TABLES):
             summary[table] = int(conn.scalar(text("SELECT count(*) FROM " + table)) or 0)  # noqa: S608
         summary["cells_generated"] = int(loaded.get("cells_created", 0))
         summary["units_in_generated_cells"] = int(loaded.get("in_generated_cells", 0))

@@ -21,6 +21,10 @@ _DUMMY_HASH = _hasher.hash("not-a-password")
 
 MIN_PASSWORD_LENGTH = 10
 
+# roles whose scope comes from a staff member's assignments, and roles scoped by a region
+STAFF_ROLES = frozenset({"specialist_lead", "grid_manager", "account_manager"})
+REGION_ROLES = frozenset({"city_manager", "regional_head", "planner"})
+
 
 @dataclass(frozen=True)
 class User:
@@ -98,15 +102,24 @@ def add_user(
     check_password_strength(password)
     if get_user(conn, username):
         raise Conflict(f"user {username!r} exists already")
+    if role in STAFF_ROLES and not staff_code:
+        raise ValidationFailed(f"a {role} login needs the staff record its scope follows from", "staff_code")
+    if role in REGION_ROLES and not (region_code or staff_code):
+        raise ValidationFailed(f"a {role} login needs its region (or staff record)", "region_code")
     staff_id = region_id = None
     if staff_code:
         staff_id = conn.scalar(text("SELECT id FROM staff WHERE code = :c"), {"c": staff_code})
         if staff_id is None:
             raise NotFound(f"no staff record with code {staff_code!r}")
     if region_code:
-        region_id = conn.scalar(text("SELECT id FROM region WHERE code = :c"), {"c": region_code})
-        if region_id is None:
+        region = conn.execute(
+            text("SELECT id, level FROM region WHERE code = :c"), {"c": region_code}
+        ).one_or_none()
+        if region is None:
             raise NotFound(f"no region with code {region_code!r}")
+        if role == "regional_head" and region.level != "district":
+            raise ValidationFailed("a regional head's region is a district", "region_code")
+        region_id = region.id
     row = conn.execute(
         text(
             "INSERT INTO app_user (username, password_hash, role, staff_id, region_id) "

@@ -37,3 +37,17 @@ class Conflict(GridmarketError):
 
 class TooManyRequests(GridmarketError):
     """Rate limit hit."""
+
+
+class ImportRejected(ValidationFailed):
+    """A file refused as a whole: nothing was written.
+
+    ``problems`` lists every problem as (row or feature number, field, reason); ``numbered`` says
+    which ("row" for tables, "feature" for GIS files).
+    """
+
+    numbered = "row"
+
+    def __init__(self, message: str, problems: list[tuple[int, str, str]], field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.problems = problems

@@ -382,6 +382,15 @@ class Assignment(Base):
         ),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="assignment_validity"),
         Index("assignment_staff_kind", "staff_id", "kind"),
+        # one assignment per (staff, kind, target, start): the org importer's natural key
+        Index(
+            "assignment_natural_key",
+            "staff_id",
+            "kind",
+            text("coalesce(cell_id::bigint, grid_id::bigint, feature_grid_id::bigint, customer_id)"),
+            "valid_from",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

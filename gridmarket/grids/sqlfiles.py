@@ -15,6 +15,21 @@ def load(name: str) -> str:
     return (resources.files("gridmarket.grids") / "sql" / name).read_text(encoding="utf-8")
 
 
+def with_scope(sql: str, **conditions: str) -> str:
+    """Put scope conditions (built by ``grids.scope`` from code, never from user text) into ``sql``.
+
+    A file marks each place with ``{{name}}``; every marker must be filled.
+    """
+    for name, cond in conditions.items():
+        marker = "{{" + name + "}}"
+        if marker not in sql:
+            raise KeyError(f"no {marker} in the SQL")
+        sql = sql.replace(marker, cond)
+    if "{{" in sql:
+        raise KeyError("unfilled scope marker in the SQL")
+    return sql
+
+
 def statements(sql: str) -> list[str]:
     """Split a script into statements at semicolons that end a line."""
     parts = [p.strip() for p in sql.split(";\n")]

@@ -12,7 +12,9 @@ from gridmarket.grids.scope import Scope
 
 def list_cities(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Return the cities in scope with bbox, unit and cell counts; most units first."""
-    rows = conn.execute(text(sqlfiles.load("cities.sql")), {"cities": scope.city_filter()}).mappings()
+    cond, params = scope.cell_sql("c")
+    sql = sqlfiles.with_scope(sqlfiles.load("cities.sql"), cell_scope=cond)
+    rows = conn.execute(text(sql), {"cities": scope.city_ids(), **params}).mappings()
     return [dict(r) for r in rows]
 
 

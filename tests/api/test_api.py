@@ -112,7 +112,8 @@ def test_cross_site_cookie_login_refused(client: TestClient, admin_credentials: 
 
 def test_expired_and_disabled(client: TestClient, engine: Engine) -> None:
     with engine.begin() as conn:
-        auth.add_user(conn, "planner-exp", "planner", "planner-password-1")
+        city = conn.scalar(text("SELECT code FROM region WHERE level = 'city' ORDER BY id LIMIT 1"))
+        auth.add_user(conn, "planner-exp", "planner", "planner-password-1", region_code=city)
     headers = bearer(client, "planner-exp", "planner-password-1")
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
     with engine.begin() as conn:

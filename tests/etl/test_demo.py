@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy import Engine, text
 
 from gridmarket.etl import demo_names
 from gridmarket.etl.demo import BASE_DATE, VALID_FROM, build_cities, generate_demo
+from gridmarket.etl.demo_org import HANDOVER_END, ORG_TABLES
+from gridmarket.etl.demo_org import VALID_FROM as ORG_FROM
 from gridmarket.grids.errors import ValidationFailed
 from gridmarket.grids.models import BUILDING_TYPES, CELL_TYPES
 
@@ -48,7 +51,27 @@ CHECKSUM_QUERIES = {
                m.valid_from, m.valid_to
         FROM market_record m JOIN address_unit a ON a.id = m.address_unit_id
         JOIN region c ON c.id = m.city_id LEFT JOIN customer u ON u.id = m.customer_id""",
+    "org_unit": """
+        SELECT o.code, o.name, o.kind, c.code, d.code, p.code
+        FROM org_unit o JOIN region c ON c.id = o.city_id LEFT JOIN region d ON d.id = o.district_id
+        LEFT JOIN org_unit p ON p.id = o.parent_id""",
+    "staff": """
+        SELECT s.code, s.name, s.post, o.code, c.code
+        FROM staff s JOIN region c ON c.id = s.city_id LEFT JOIN org_unit o ON o.id = s.org_unit_id""",
+    "feature_grid": """
+        SELECT f.code, f.name, c.code, f.type, f.industries, md5(ST_AsEWKB(f.geom))
+        FROM feature_grid f JOIN region c ON c.id = f.city_id""",
+    "feature_grid_cell": """
+        SELECT f.code, x.code FROM feature_grid_cell fc JOIN feature_grid f ON f.id = fc.feature_grid_id
+        JOIN cell x ON x.id = fc.cell_id""",
+    "assignment": """
+        SELECT s.code, o.code, a.kind, x.code, g.code, f.code, u.source_code, a.valid_from, a.valid_to
+        FROM assignment a JOIN staff s ON s.id = a.staff_id LEFT JOIN org_unit o ON o.id = a.org_unit_id
+        LEFT JOIN cell x ON x.id = a.cell_id LEFT JOIN grid g ON g.id = a.grid_id
+        LEFT JOIN feature_grid f ON f.id = a.feature_grid_id LEFT JOIN customer u ON u.id = a.customer_id""",
 }
+# the org units follow the territory's structure (codes and names), not the seed
+SEED_INDEPENDENT = {"org_unit"}
 
 
 def checksums(engine: Engine) -> dict[str, tuple[int, str]]:
@@ -97,7 +120,7 @@ def test_same_seed_same_rows_other_seed_other_rows(demos: dict[str, Any]) -> Non
     assert a == b
     for table in CHECKSUM_QUERIES:
         assert a[table][0] > 0, table
-        assert a[table][1] != c[table][1], table
+        assert (a[table][1] == c[table][1]) == (table in SEED_INDEPENDENT), table
 
 
 def test_summary_and_progress(demos: dict[str, Any], db: Engine) -> None:
@@ -302,3 +325,172 @@ def test_build_is_deterministic_without_database() -> None:
         assert [g.wkb for _, g in a.cells] == [g.wkb for _, g in b.cells]
     assert not np.array_equal(one[0].u["lon"], other[0].u["lon"])
     assert sum(len(c.u["status"]) for c in one) == 500
+
+
+# ------------------------------------------------------------------------------------------------
+# the sales organisation (demo_org)
+# ------------------------------------------------------------------------------------------------
+
+COVERAGE_SQL = """
+    SELECT r.code, count(*) AS cells,
+           count(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM assignment a WHERE a.kind = 'cell' AND a.cell_id = x.id
+               AND a.valid_from <= :on AND (a.valid_to IS NULL OR a.valid_to >= :on))) AS covered,
+           (SELECT count(*) FROM address_unit u WHERE u.city_id = r.id) AS units
+    FROM cell x JOIN region r ON r.id = x.city_id
+    GROUP BY r.id, r.code ORDER BY units DESC"""
+
+
+def test_org_counts_in_the_summary(demos: dict[str, Any], db: Engine) -> None:
+    summary = demos["summary_a"]
+    for table in ORG_TABLES:
+        assert summary[table] == scalar(db, f"SELECT count(*) FROM {table}") > 0, table
+    assert any("organisation" in m for m in demos["progress_a"])
+
+
+def test_org_rollout_differs_by_city(db: Engine) -> None:
+    rows = q(db, COVERAGE_SQL, on=BASE_DATE)
+    share = [r.covered / r.cells for r in rows]
+    assert len(share) == 3
+    assert share[0] >= 0.95  # the main city has a grid view with its sales org
+    assert 0.5 <= share[1] <= 0.85 and 0.15 <= share[2] <= 0.45
+    # so cities_with_grid_view and networks_with_customer_view are neither 0 % nor 100 %
+    assert sum(s >= 0.95 for s in share) == 1 and sum(s == 1.0 for s in share) == 1
+    # before the roll-out started nobody was assigned
+    assert sum(r.covered for r in q(db, COVERAGE_SQL, on=ORG_FROM - dt.timedelta(days=1))) == 0
+
+
+def test_org_structure(db: Engine) -> None:
+    per_city = q(
+        db,
+        """SELECT c.code,
+                  count(*) FILTER (WHERE o.kind = 'city_dept') AS depts,
+                  count(*) FILTER (WHERE o.kind = 'regional_centre') AS centres,
+                  (SELECT count(*) FROM region d
+                   WHERE d.city_id = c.id AND d.level = 'district') AS districts,
+                  count(*) FILTER (WHERE o.kind = 'specialist_centre') AS specialist_centres,
+                  count(*) FILTER (WHERE o.kind = 'specialist_team') AS teams
+           FROM org_unit o JOIN region c ON c.id = o.city_id GROUP BY c.id, c.code""",
+    )
+    assert len(per_city) == 3
+    for r in per_city:
+        assert r.depts == 1 and r.centres == r.districts and r.specialist_centres >= 2 and r.teams >= 2, r
+    # regional centres sit in a district of their city under the 政企部; teams under a specialist centre
+    assert (
+        scalar(
+            db,
+            """SELECT count(*) FROM org_unit o LEFT JOIN region d ON d.id = o.district_id
+               LEFT JOIN org_unit p ON p.id = o.parent_id
+               WHERE (o.kind = 'regional_centre' AND (d.city_id IS DISTINCT FROM o.city_id
+                                                      OR p.kind IS DISTINCT FROM 'city_dept'))
+                  OR (o.kind = 'specialist_team' AND p.kind IS DISTINCT FROM 'specialist_centre')
+                  OR (o.kind = 'specialist_centre' AND p.kind IS DISTINCT FROM 'city_dept')
+                  OR (o.kind = 'city_dept' AND o.parent_id IS NOT NULL)
+                  OR p.city_id <> o.city_id""",
+        )
+        == 0
+    )
+    posts = {r[0] for r in q(db, "SELECT DISTINCT post FROM staff")}
+    assert {
+        "客户经理",
+        "网格经理",
+        "区局营销中心主任",
+        "专业营销中心负责人",
+        "市场经理",
+        "地市政企部经理",
+    } <= posts
+    assert scalar(db, "SELECT count(DISTINCT name) = count(*) FROM staff")
+    assert scalar(db, "SELECT count(*) FROM staff WHERE name !~ '^[\u4e00-\u9fff]{2,3}$'") == 0
+
+
+def test_org_characteristic_grids(db: Engine) -> None:
+    grids = q(
+        db,
+        """SELECT c.code AS city, f.code, f.name, f.type, f.industries, count(fc.cell_id) AS cells,
+                  count(DISTINCT x.district_id) AS districts,
+                  count(*) FILTER (WHERE x.type IS DISTINCT FROM f.type) AS off_type,
+                  EXISTS (SELECT 1 FROM cell y WHERE y.city_id = f.city_id AND y.type = f.type) AS typed
+           FROM feature_grid f JOIN region c ON c.id = f.city_id
+           LEFT JOIN feature_grid_cell fc ON fc.feature_grid_id = f.id LEFT JOIN cell x ON x.id = fc.cell_id
+           GROUP BY c.code, f.id ORDER BY f.code""",
+    )
+    main = [g for g in grids if g.city == "HZ"]
+    assert len(main) == 8 and 2 <= len([g for g in grids if g.city == "SX"]) <= 4
+    names = {g.name for g in main}
+    assert {
+        "杭州全市校园",
+        "杭州医院",
+        "杭州宾馆酒店",
+        "杭州党政军",
+        "杭州专业市场集群",
+        "杭州商务楼宇集群",
+    } <= names
+    assert any(g.districts >= 2 for g in main)  # characteristic grids cut across districts
+    industries = {i for g in grids for i in g.industries}
+    assert industries <= set(demo_names.INDUSTRIES) and {"教育", "医疗", "酒店", "政府机关"} <= industries
+    for g in grids:
+        # member cells are of the grid's type, unless the city has no cell of that type
+        assert g.off_type == 0 or not g.typed, g
+    # every characteristic grid is owned by a specialist team and its lead
+    owners = q(
+        db,
+        """SELECT f.code, o.kind, s.post, s.org_unit_id = o.id AS own_team FROM feature_grid f
+           JOIN assignment a ON a.feature_grid_id = f.id JOIN staff s ON s.id = a.staff_id
+           JOIN org_unit o ON o.id = a.org_unit_id""",
+    )
+    assert len(owners) == len(grids)
+    assert all(o.kind == "specialist_team" and o.post == "专业团队长" and o.own_team for o in owners)
+
+
+def test_org_assignments(db: Engine) -> None:
+    kinds = dict(q(db, "SELECT kind, count(*) FROM assignment GROUP BY kind"))
+    assert set(kinds) == {"cell", "grid", "feature_grid", "customer"}
+    # every target lies in the city of the staff member holding it
+    assert (
+        scalar(
+            db,
+            """SELECT count(*) FROM assignment a JOIN staff s ON s.id = a.staff_id
+               LEFT JOIN cell x ON x.id = a.cell_id LEFT JOIN grid g ON g.id = a.grid_id
+               LEFT JOIN feature_grid f ON f.id = a.feature_grid_id
+               LEFT JOIN customer u ON u.id = a.customer_id
+               WHERE coalesce(x.city_id, g.city_id, f.city_id, u.city_id) <> s.city_id""",
+        )
+        == 0
+    )
+    # every grid with an account manager in one of its cells has a grid manager
+    assert (
+        scalar(
+            db,
+            """SELECT count(DISTINCT x.grid_id) FROM assignment a JOIN cell x ON x.id = a.cell_id
+               WHERE NOT EXISTS (
+                   SELECT 1 FROM assignment b WHERE b.kind = 'grid' AND b.grid_id = x.grid_id)""",
+        )
+        == 0
+    )
+    # dates: all from 2026-01-01, open, but the one hand-over (history)
+    dates = q(
+        db, "SELECT valid_from, valid_to, count(*) FROM assignment GROUP BY 1, 2 ORDER BY 1, 2 NULLS FIRST"
+    )
+    assert [(d[0], d[1]) for d in dates] == [
+        (ORG_FROM, None),
+        (ORG_FROM, HANDOVER_END),
+        (HANDOVER_END + dt.timedelta(days=1), None),
+    ]
+    assert dates[1][2] == dates[2][2] == 1
+    handed = q(
+        db,
+        """SELECT a.cell_id, b.staff_id <> a.staff_id FROM assignment a JOIN assignment b
+           ON b.cell_id = a.cell_id AND b.valid_from = a.valid_to + 1 WHERE a.valid_to IS NOT NULL""",
+    )
+    assert len(handed) == 1 and handed[0][1]
+    # key customers go to the account manager of a cell holding one of their sites
+    assert (
+        scalar(
+            db,
+            """SELECT count(*) FROM assignment a WHERE a.kind = 'customer' AND NOT EXISTS (
+                   SELECT 1 FROM market_record m JOIN address_unit u ON u.id = m.address_unit_id
+                   JOIN assignment c ON c.kind = 'cell' AND c.cell_id = u.cell_id AND c.staff_id = a.staff_id
+                   WHERE m.customer_id = a.customer_id)""",
+        )
+        == 0
+    )

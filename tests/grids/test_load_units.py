@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 import h3
 
 from gridmarket.grids import metrics
+from gridmarket.grids.scope import system_scope
 from gridmarket.grids.units import UNIT_COLUMNS, load_units
 
 VALID_FROM = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -156,7 +157,7 @@ def test_cell_metrics_by_hand(tiny: Engine) -> None:
         ],
     )
     with tiny.connect() as conn:
-        fc = json.loads(metrics.cells_geojson(conn, 2))
+        fc = json.loads(metrics.cells_geojson(conn, 2, system_scope()))
     props = {f["id"]: f["properties"] for f in fc["features"]}
     a, b = props["A"], props["B"]
     assert (a["units"], a["n_stock"], a["n_competing"], a["n_other_network"]) == (6, 1, 1, 1)
@@ -169,3 +170,37 @@ def test_cell_metrics_by_hand(tiny: Engine) -> None:
     assert b["penetration"] is None
     assert b["coverage"] == pytest.approx(2 / 3)
     assert fc["features"][0]["geometry"]["type"] == "MultiPolygon"
+
+
+def test_a_hexagon_centred_outside_every_district_goes_to_the_district_of_its_addresses(tiny: Engine) -> None:
+    # a point of D (outside cells A and B) near D's east border whose hexagon's centre lies east of D
+    candidates = [(120.0199, 30.011 + k * 0.0002) for k in range(40)]
+    point = next(
+        (x, y)
+        for x, y in candidates
+        if h3.cell_to_latlng(h3.latlng_to_cell(y, x, 9))[1] > 120.02
+        or h3.cell_to_latlng(h3.latlng_to_cell(y, x, 9))[0] > 30.02
+    )
+    summary = _load(tiny, [unit("edge", *point, "stock")])
+    assert summary["cells_created"] == 1
+    assert not summary["warnings"]
+    with tiny.connect() as conn:
+        district, grid = conn.execute(
+            text(
+                "SELECT d.code, g.code FROM address_unit a JOIN cell c ON c.id = a.cell_id "
+                "JOIN region d ON d.id = c.district_id JOIN grid g ON g.id = c.grid_id"
+            )
+        ).one()
+    assert (district, grid) == ("D", "D-H3")
+
+
+def test_two_loads_in_one_transaction(tiny: Engine) -> None:
+    with tiny.begin() as conn:
+        first = load_units(
+            conn, iter([unit("t1", 120.005, 30.005, "stock")]), source="import", valid_from=VALID_FROM
+        )
+        second = load_units(
+            conn, iter([unit("t2", 120.017, 30.017, "stock")]), source="import", valid_from=VALID_FROM
+        )
+    assert (first["inserted"], second["inserted"]) == (1, 1)
+    assert (second["in_generated_cells"], second["cells_created"]) == (1, 1)

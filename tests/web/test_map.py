@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).parent / "artifacts"
-READY = 'body[data-ready="1"]'
+from tests.web.browser import ARTIFACTS, READY, Watched, log_in
+
 STATUS_ZH = ["存量", "竞争", "他网", "潜在", "空置", "未摸查"]
 STATUS_EN = ["Stock", "Competing", "Other network", "Potential", "Vacant", "Not surveyed"]
 TYPE_ZH = {
@@ -79,66 +66,6 @@ def yuan(value: float) -> str:
     return f"¥{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
-def _expected_auth_answer(msg: ConsoleMessage) -> bool:
-    """Chromium logs every 4xx fetch as a console error. The 401 of /auth/me before logging in
-    and the 401 of a deliberately wrong password are answers the page handles, not faults."""
-    path = urlsplit(msg.location.get("url", "")).path
-    return msg.text.startswith(
-        "Failed to load resource: the server responded with a status of 401"
-    ) and path in {
-        "/api/v1/auth/me",
-        "/api/v1/auth/login",
-    }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, with nothing that talks to the internet."""
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A page and what it did: every request URL and every console error or uncaught exception."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("console", self._console)
-        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-
-    def _console(self, msg: ConsoleMessage) -> None:
-        if msg.type == "error" and not _expected_auth_answer(msg):
-            self.errors.append(f"console: {msg.text} @ {msg.location.get('url')}")
-
-    def foreign_requests(self) -> list[str]:
-        """Requests over the network to anywhere but 127.0.0.1 (data: and blob: URLs never leave the page)."""
-        return [
-            u
-            for u in self.requests
-            if urlsplit(u).scheme in {"http", "https", "ws", "wss"} and urlsplit(u).hostname != "127.0.0.1"
-        ]
-
-
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
-    """A fresh browser context (no cookies) with one watched page, desktop-sized, Chinese locale."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    w = Watched(context.new_page())
-    yield w
-    context.close()
-
-
-def _log_in(page: Page, username: str, password: str) -> None:
-    page.fill("#gm-username", username)
-    page.fill("#gm-password", password)
-    page.click("#gm-login-submit")
-
-
 def _hover(page: Page, x: float, y: float) -> None:
     """Move onto a point and settle there (Leaflet's canvas hit-tests at most once per 32 ms)."""
     page.mouse.move(x, y, steps=3)
@@ -170,13 +97,13 @@ def test_holistic_map(watched: Watched, live_server: str, admin_credentials: tup
     expect(page.locator("#gm-app")).to_be_hidden()
 
     # a wrong password is refused with a message, and the form stays
-    _log_in(page, "no-such-user", "not-the-password")
+    log_in(page, "no-such-user", "not-the-password")
     expect(page.locator("#gm-login-error")).to_have_text("用户名或密码错误")
     expect(form).to_be_visible()
 
     # -- log in; the map draws
     username, password = admin_credentials
-    _log_in(page, username, password)
+    log_in(page, username, password)
     page.wait_for_selector(READY, timeout=30_000)
     expect(page.locator("#gm-login")).to_be_hidden()
     expect(page.locator("#gm-login-error")).to_be_hidden()
@@ -370,7 +297,7 @@ def test_cell_names_are_escaped(
 
     page.route(re.compile(r".*/api/v1/cities/[^/]+/cells$"), poison)
     page.goto(f"{live_server}/")
-    _log_in(page, *admin_credentials)
+    log_in(page, *admin_credentials)
     page.wait_for_selector(READY, timeout=30_000)
 
     pick = page.evaluate(PICK_CELL_JS, [])

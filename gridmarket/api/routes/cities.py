@@ -32,4 +32,4 @@ def city_districts(code: str, conn: ConnDep, scope: ScopeDep) -> Response:
 def city_cells(code: str, conn: ConnDep, scope: ScopeDep) -> Response:
     """Every cell of a city with its counts by status, coverage and penetration (METRICS.md), as GeoJSON."""
     city_id = city_by_code(conn, scope, code)
-    return Response(metrics.cells_geojson(conn, city_id), media_type=GEOJSON)
+    return Response(metrics.cells_geojson(conn, city_id, scope), media_type=GEOJSON)

@@ -22,7 +22,11 @@ _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 
 
 def _config_json(settings: Settings) -> Markup:
-    data = {"tile_url": settings.tile_url or None, "tile_attribution": settings.tile_attribution}
+    data = {
+        "tile_url": settings.tile_url or None,
+        "tile_attribution": settings.tile_attribution,
+        "timezone": settings.timezone,
+    }
     # JSON placed in a <script> element: escape the characters that could end it
     return Markup(orjson.dumps(data).decode().translate(_JSON_ESCAPES))
 

@@ -1,6 +1,7 @@
 -- Every cell of a city (:city) with its counts by status and penetration (METRICS.md), as one
 -- GeoJSON FeatureCollection built in the database. Ratios with a zero denominator are null.
 -- Reads the current record of each live unit (market_record_current, partial unique index).
+-- {{cell_scope}} is the caller's scope condition on cell alias c (grids.scope.Scope.cell_sql).
 WITH agg AS (
     SELECT a.cell_id,
            count(*) AS units,
@@ -30,7 +31,8 @@ WITH agg AS (
     JOIN grid g ON g.id = c.grid_id
     JOIN region d ON d.id = c.district_id
     LEFT JOIN agg ON agg.cell_id = c.id
-    WHERE c.city_id = :city
+    WHERE c.city_id = :city AND ({{cell_scope}})
+      AND (CAST(:cell AS integer) IS NULL OR c.id = CAST(:cell AS integer))
 )
 SELECT json_build_object(
     'type', 'FeatureCollection',
