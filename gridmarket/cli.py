@@ -184,6 +184,66 @@ def cmd_import_territory(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_addresses(settings: Settings, args: argparse.Namespace) -> int:
+    """Import address units with buildings, customers and status (CSV, XLSX, GeoJSON, GeoPackage)."""
+    from gridmarket.etl.address_import import import_addresses
+    from gridmarket.grids.db import make_engine
+
+    engine = make_engine(settings)
+    try:
+        summary = import_addresses(
+            engine,
+            args.file,
+            crs=args.crs,
+            encoding=args.encoding,
+            as_of=args.as_of,
+            allow_rejects=args.allow_rejects,
+            rejects_path=args.rejects,
+            h3_resolution=settings.h3_resolution,
+            tz=settings.timezone,
+            progress=_progress,
+        )
+    finally:
+        engine.dispose()
+    _print_summary("addresses", summary)
+    conflicts = summary.get("conflicts") or []
+    for c in conflicts[:200]:
+        print(
+            f"conflict: row {c['row']}: {c['address_id']}: dated {c['row_date']}, "
+            f"not after the stored change of {c['stored_date']}: not applied",
+            file=sys.stderr,
+        )
+    if summary.get("rejects_path"):
+        rejected, where = summary["rejected"], summary["rejects_path"]
+        print(f"{rejected:,} rejected row(s) written to {where}", file=sys.stderr)
+    return 0
+
+
+def cmd_export_metrics(settings: Settings, args: argparse.Namespace) -> int:
+    """Export every metric of a level to a file (GeoJSON, GeoPackage, CSV, XLSX)."""
+    import datetime as dt
+
+    from gridmarket.etl.export import export_metrics
+    from gridmarket.grids.db import make_engine
+
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    engine = make_engine(settings)
+    try:
+        n = export_metrics(
+            engine,
+            args.level,
+            args.format,
+            args.output,
+            as_of=as_of,
+            period=args.period,
+            tz=settings.timezone,
+        )
+    finally:
+        engine.dispose()
+    print(f"exported {n:,} {args.level} areas to {args.output}")
+    return 0
+
+
 def _print_summary(what: str, summary: dict[str, object]) -> None:
     counts = ", ".join(
         f"{k} {v:,}" for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)
@@ -249,11 +309,34 @@ def build_parser() -> argparse.ArgumentParser:
         terr.add_argument("file")
         terr.add_argument("--layer", help="layer of a multi-layer GeoPackage (default: the first)")
         terr.set_defaults(func=cmd_import_territory)
+    addr = imp.add_parser(
+        "addresses", help="address units with buildings, customers and status (CSV, XLSX, GeoJSON, GPKG)"
+    )
+    addr.add_argument("file")
+    addr.add_argument("--crs", default="wgs84", help="CRS of lon/lat: wgs84, gcj02, bd09 or EPSG:n")
+    addr.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 or GBK)")
+    addr.add_argument("--as-of", help="date of rows without surveyed_at (default: now)")
+    addr.add_argument("--allow-rejects", action="store_true", help="load the good rows anyway")
+    addr.add_argument("--rejects", help="reject file (default FILE.rejects.csv)")
+    addr.set_defaults(func=cmd_import_addresses)
     org = imp.add_parser("org", help="org units, staff and assignments (CSV/XLSX, one row per assignment)")
     org.add_argument("file")
     org.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 or GBK)")
     org.add_argument("--city", help="city code, for files that name no district or target")
     org.set_defaults(func=cmd_import_org)
+
+    exp = sub.add_parser("export", help="export files").add_subparsers(dest="export_command", required=True)
+    em = exp.add_parser("metrics", help="every metric per area of a level")
+    em.add_argument(
+        "--level",
+        required=True,
+        help="building, cell, grid, feature_grid, district, city, province, h3:<5-12>",
+    )
+    em.add_argument("--as-of", help="state at the end of this day (YYYY-MM-DD; default today)")
+    em.add_argument("--period", help="YYYY-MM, YYYY-Qn or YYYY for churned, won, new_own_lines")
+    em.add_argument("--format", required=True, choices=("geojson", "gpkg", "csv", "xlsx"))
+    em.add_argument("-o", "--output", required=True, help="output file")
+    em.set_defaults(func=cmd_export_metrics)
 
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", help="listen address (default GRIDMARKET_HOST or 127.0.0.1)")

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from gridmarket import __version__
 from gridmarket.api.errors import add_exception_handlers
 from gridmarket.api.ratelimit import LoginLimiter
-from gridmarket.api.routes import admin_org, admin_users, auth, cells, cities, health, me, units, web
+from gridmarket.api.routes import admin_org, admin_users, auth, cells, cities, health, me, metrics, units, web
 from gridmarket.grids.db import make_engine
 from gridmarket.grids.settings import Settings
 
@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(cells.router)
     app.include_router(units.router)
     app.include_router(me.router)
+    app.include_router(metrics.router)
     app.include_router(admin_users.router)
     app.include_router(admin_org.router)
     app.include_router(web.router)

@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geoalchemy2 import Geometry
@@ -403,3 +403,122 @@ class Assignment(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+# -- metric aggregates (grids/metrics.py; migration 0004) -------------------------------------
+# Base tables are written only by compaction; writers append signed rows to cell_metric_delta from
+# statement-level triggers on market_record and address_unit. No foreign keys: a delta row must
+# never lock or wait for the cell row, and compaction drops rows of cells that no longer exist.
+
+
+class _MetricSums:
+    """The additive sums per area of METRICS.md (counts, line counts, minutes, revenue)."""
+
+    units: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    n_stock: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    n_competing: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    n_other_network: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    n_potential: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    n_vacant: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    n_unknown: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # units in demand with fixed_lines_own > 0 / broadband_own > 0
+    n_fixed_own: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    n_broadband_own: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    ld_minutes_own: Mapped[Decimal] = mapped_column(Numeric, server_default=text("0"))
+    ld_minutes_rival: Mapped[Decimal] = mapped_column(Numeric, server_default=text("0"))
+    lines_own: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    lines_all: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    revenue: Mapped[Decimal] = mapped_column(Numeric, server_default=text("0"))
+
+
+class CellMetric(_MetricSums, Base):
+    """Compacted current sums per cell (the fast path of cell, grid, district, city, province reads).
+
+    ``rival_mix`` is the cell's rival_mix object as of the last compaction (from ``cell_rival``,
+    kept as ``json`` so that reads copy it out without re-rendering); ``exp_n`` is its
+    expiring_90d as of ``exp_day`` (refreshed by compaction for the day it runs).
+    """
+
+    __tablename__ = "cell_metric"
+
+    cell_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rival_mix: Mapped[dict[str, int]] = mapped_column(JSON, server_default=text("'{}'::json"))
+    exp_day: Mapped[dt.date | None] = mapped_column(Date)
+    exp_n: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class CellH3Metric(_MetricSums, Base):
+    """Compacted current sums per cell and resolution-8 H3 parent of its units (H3 levels 5..8)."""
+
+    __tablename__ = "cell_h3_metric"
+
+    cell_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    h3_8: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class CellRival(Base):
+    """Compacted count of competing/other-network units per rival operator (rival_mix)."""
+
+    __tablename__ = "cell_rival"
+
+    cell_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    h3_8: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rival: Mapped[str] = mapped_column(Text, primary_key=True)
+    units: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class CellExpiry(Base):
+    """Compacted count of competing/other-network units per contract end day (expiring_90d)."""
+
+    __tablename__ = "cell_expiry"
+    __table_args__ = (
+        Index("cell_expiry_contract_end", "contract_end", postgresql_include=["cell_id", "h3_8", "units"]),
+    )
+
+    cell_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    h3_8: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contract_end: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    units: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class CellMetricDelta(_MetricSums, Base):
+    """Append-only signed changes not compacted yet, written by the triggers of migration 0004.
+
+    A row carries the sums of the records it stands for and, for competing / other-network
+    ones, their rival operator (``n_rival`` signed units) and contract end (``n_expiry``). The
+    table has no primary key (only INSERT and compaction's DELETE touch it); the mapper's key
+    exists for the ORM only.
+    """
+
+    __tablename__ = "cell_metric_delta"
+
+    cell_id: Mapped[int] = mapped_column(Integer)
+    h3_8: Mapped[int] = mapped_column(BigInteger)
+    rival: Mapped[str | None] = mapped_column(Text)
+    n_rival: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    contract_end: Mapped[dt.date | None] = mapped_column(Date)
+    n_expiry: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+    __mapper_args__ = {"primary_key": ["cell_id", "h3_8", "rival", "contract_end"]}  # noqa: RUF012
+
+
+class MetricsEpoch(Base):
+    """One row: bumped by every change of the territory tables and by compaction (read cache)."""
+
+    __tablename__ = "metrics_epoch"
+    __table_args__ = (CheckConstraint("id = 1", name="metrics_epoch_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+# the units changed since / within an instant or period (as-of and period reads; index-only)
+Index("market_record_valid_from", MarketRecord.valid_from, postgresql_include=["address_unit_id"])
+Index(
+    "market_record_valid_to",
+    MarketRecord.valid_to,
+    postgresql_include=["address_unit_id"],
+    postgresql_where=text("valid_to IS NOT NULL"),
+)
+Index("address_unit_retired_at", AddressUnit.retired_at, postgresql_where=text("retired_at IS NOT NULL"))
+Index("customer_city_industry", Customer.city_id, Customer.industry)

@@ -60,9 +60,23 @@ CREATE TEMP TABLE stage_unit (
     fixed_lines_own integer, fixed_lines_rival integer, broadband_own integer, broadband_rival integer,
     ld_minutes_own numeric(14, 2), ld_minutes_rival numeric(14, 2), revenue_month numeric(14, 2),
     rival_operator text, contract_end date, contact_name text, contact_phone text, surveyed_at date,
+    building_name text, building_type text, customer_name text, credit_code text, industry text,
+    dated_at timestamptz, unit_id bigint, needs_cell boolean,
     h3_12 bigint
 ) ON COMMIT DROP
 """
+
+STAGE_EXTRA_COLUMNS: tuple[str, ...] = (
+    "building_name",
+    "building_type",
+    "customer_name",
+    "credit_code",
+    "industry",
+    "dated_at",
+)
+"""Further columns of ``stage_unit`` an importer may fill (the address importer does); the
+importer also sets ``unit_id`` (the existing unit) and ``needs_cell`` (false: keep the stored
+cell; null or true: assign one)."""
 
 UNASSIGNED_CITY = "UNASSIGNED"
 UNASSIGNED_DISTRICT = "UNASSIGNED-D"
@@ -75,16 +89,35 @@ def h3_index(lon: float, lat: float, res: int = 12) -> int:
     return int(h3.str_to_int(h3.latlng_to_cell(lat, lon, res)))
 
 
-def _copy_rows(conn: Connection, rows: Iterable[tuple[Any, ...]], progress: Progress | None) -> int:
-    cols = ("row_no", *UNIT_COLUMNS, "h3_12")
+def stage_units(
+    conn: Connection,
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    columns: tuple[str, ...] = UNIT_COLUMNS,
+    numbered: bool = False,
+    progress: Progress | None = None,
+) -> int:
+    """(Re-)create the temp table ``stage_unit`` and COPY ``rows`` into it, streamed; return the count.
+
+    ``rows`` are tuples in ``columns`` order (which must include ``lon`` and ``lat``, WGS84),
+    preceded by the row number when ``numbered`` (otherwise rows are numbered 1, 2, …). The H3
+    index at resolution 12 of each point is computed on the way. Nothing holds all rows in memory.
+    """
+    conn.execute(text("DROP TABLE IF EXISTS stage_unit"))
+    conn.execute(text(_STAGE_DDL))
+    cols = ("row_no", *columns, "h3_12")
     raw = conn.connection.driver_connection
     assert raw is not None
     n = 0
-    lon_i, lat_i = UNIT_COLUMNS.index("lon"), UNIT_COLUMNS.index("lat")
+    lon_i, lat_i = columns.index("lon"), columns.index("lat")
     with raw.cursor() as cur, cur.copy(f"COPY stage_unit ({', '.join(cols)}) FROM STDIN") as copy:
         for row in rows:
             n += 1
-            copy.write_row((n, *row, h3_index(row[lon_i], row[lat_i])))
+            if numbered:
+                number, values = row[0], row[1:]
+            else:
+                number, values = n, row
+            copy.write_row((number, *values, h3_index(values[lon_i], values[lat_i])))
             if progress and n % 100_000 == 0:
                 progress(f"staged {n:,} address units")
     return n
@@ -116,7 +149,8 @@ def _replace(sql: str, **parts: str) -> str:
 _ASSIGN_TARGETS: dict[str, tuple[str, str]] = {
     "stage": (
         "stage_assigned",
-        "SELECT s.*, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom FROM stage_unit s",
+        "SELECT s.*, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom FROM stage_unit s "
+        "WHERE s.needs_cell IS NOT FALSE",
     ),
     "reassign": (
         "reassign_assigned",
@@ -331,7 +365,8 @@ def assign_points(conn: Connection, kind: str, h3_resolution: int, warnings: lis
     """Give every point of an assignment batch its cell, by the one rule of the territory.
 
     ``kind`` is ``"stage"`` (the rows of ``stage_unit``, into ``stage_assigned``) or
-    ``"reassign"`` (the units listed in ``reassign_scope``, into ``reassign_assigned``). Each
+    ``"reassign"`` (the units listed in ``reassign_scope``, into ``reassign_assigned``); staged rows
+    with ``needs_cell`` false keep their stored cell and are left out. Each
     point gets the drawn cell containing it, else the generated cell of its H3 hexagon at
     ``h3_resolution`` (created when missing, see :func:`create_generated_cells`).
     """
@@ -458,9 +493,7 @@ def load_units(
     ``rows`` are tuples in ``UNIT_COLUMNS`` order (lon/lat in WGS84). Units whose ``external_id``
     already exists are left alone (the address importer handles updates).
     """
-    conn.execute(text("DROP TABLE IF EXISTS stage_unit"))
-    conn.execute(text(_STAGE_DDL))
-    n = _copy_rows(conn, rows, progress)
+    n = stage_units(conn, rows, progress=progress)
     lock_territory(conn)
     if progress:
         progress(f"staged {n:,} address units; assigning cells")

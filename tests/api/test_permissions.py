@@ -271,6 +271,32 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         (lambda w, r: f"/api/v1/cells/{w.gm_cell}", None, only({A: 200, CM: 200, PL: 200, SL: 200, GM: 200})),
         (lambda w, r: "/api/v1/cells/NO-SUCH-CELL", None, everyone(404)),
     ],
+    ("GET", "/api/v1/metrics"): [
+        (lambda w, r: f"/api/v1/metrics?level=cell&city={w.city}", None, everyone(200)),
+        (lambda w, r: f"/api/v1/metrics?level=h3:9&city={w.other_city}", None, everyone(200)),
+    ],
+    ("GET", "/api/v1/metrics/compare"): [
+        (
+            lambda w, r: f"/api/v1/metrics/compare?area=cell:{w.am_cell}&area=cell:{w.gm_cell}",
+            None,
+            only({A: 200, CM: 200, PL: 200, SL: 200}),
+        ),
+    ],
+    ("GET", "/api/v1/metrics/{level}/{area_id}/children"): [
+        (lambda w, r: f"/api/v1/metrics/city/{w.city}/children", None, everyone(200)),
+        (
+            lambda w, r: f"/api/v1/metrics/district/{w.district}/children",
+            None,
+            only({A: 200, CM: 200, PL: 200, SL: 200, RH: 200}),
+        ),
+    ],
+    ("GET", "/api/v1/metrics/{level}/{area_id}/rank"): [
+        (
+            lambda w, r: f"/api/v1/metrics/district/{w.district}/rank?child_level=cell&metric=penetration",
+            None,
+            only({A: 200, CM: 200, PL: 200, SL: 200, RH: 200}),
+        ),
+    ],
     ("GET", "/api/v1/admin/org-units"): [
         (lambda w, r: "/api/v1/admin/org-units", None, only({A: 200, CM: 200}))
     ],
@@ -419,6 +445,15 @@ def test_listings_are_filtered_by_scope(
     assert world.gm_cell in cells(GM) and world.am_cell not in cells(GM)
     rh = cells(RH)
     assert world.outside_cell in rh and world.am_cell not in rh and len(rh) < len(everything)
+
+    def metric_cells(role: str) -> set[str]:
+        r = client_module.get(f"/api/v1/metrics?level=cell&city={world.city}", headers=headers[role])
+        return {a["id"] for a in r.json()["areas"]}
+
+    assert metric_cells(AM) == {world.am_cell}
+    assert metric_cells(CM) == everything == metric_cells(PL)
+    other = client_module.get(f"/api/v1/metrics?level=cell&city={world.other_city}", headers=headers[CM])
+    assert other.json()["areas"] == []
 
     def units(role: str, cell: str) -> int:
         r = client_module.get(f"/api/v1/cells/{cell}/units", headers=headers[role])
