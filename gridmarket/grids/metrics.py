@@ -494,7 +494,7 @@ fgi AS MATERIALIZED (
     JOIN customer cu ON cu.city_id = f.city_id AND cu.industry = ind.industry
     JOIN market_record r ON r.customer_id = cu.id AND {{instant}}
     JOIN address_unit a ON a.id = r.address_unit_id
-    WHERE {{only}}
+    WHERE {{only}} AND f.city_id IN (SELECT sc.city_id FROM sc)
 )"""
 _SRC_INDUSTRY = (
     "fgi r CROSS JOIN LATERAL (SELECT r.unit_id AS id, r.cell_id, r.h3_12, r.building_id, r.geom, "

@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geoalchemy2 import Geometry
@@ -406,6 +406,8 @@ class Assignment(Base):
 
 
 # -- metric aggregates (grids/metrics.py; migration 0004) -------------------------------------
+from sqlalchemy.dialects.postgresql import JSON  # noqa: E402  (this block is appended as a whole)
+
 # Base tables are written only by compaction; writers append signed rows to cell_metric_delta from
 # statement-level triggers on market_record and address_unit. No foreign keys: a delta row must
 # never lock or wait for the cell row, and compaction drops rows of cells that no longer exist.

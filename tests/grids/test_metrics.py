@@ -220,6 +220,7 @@ def tiny(new_database: Callable[[str], Engine]) -> Iterator[Engine]:
         load_units(conn, iter([H7]), source="field", valid_from=at(2025, 3, 18))  # a unit new in March
         write_history(conn)
     yield eng
+    eng.dispose()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,7 +72,7 @@ def random_rows(n: int, seed: int, prefix: str = "u") -> list[tuple[object, ...]
 
 
 @pytest.fixture
-def db(new_database: Callable[[str], Engine]) -> Engine:
+def db(new_database: Callable[[str], Engine]) -> Iterator[Engine]:
     eng = new_database("mwrite")
     with eng.begin() as conn:
         conn.execute(text("INSERT INTO region (id, code, name, level) VALUES (1, 'P', '测试省', 'province')"))
@@ -96,7 +96,8 @@ def db(new_database: Callable[[str], Engine]) -> Engine:
             {"a": box(120.0, 30.0, 120.01, 30.02), "b": box(120.01, 30.0, 120.02, 30.02)},
         )
         conn.execute(text("SELECT setval('region_id_seq', 10), setval('grid_id_seq', 10)"))
-    return eng
+    yield eng
+    eng.dispose()  # the concurrency test leaves pooled connections: give them back now
 
 
 def load(eng: Engine, rows: list[tuple[object, ...]]) -> None:
