@@ -72,7 +72,9 @@ def test_lonlat_to_tile_edges() -> None:
 
 @pytest.mark.parametrize("zxy", [(0, 0, 0), (22, (1 << 22) - 1, 0), (10, 843, 387)])
 def test_validate_tile_accepts(zxy: tuple[int, int, int]) -> None:
-    tiles.validate_tile(*zxy)
+    assert tiles.validate_tile(*zxy) is None  # no exception for a tile inside the zoom's range
+    west, south, east, north = tiles.tile_bounds_wgs84(*zxy)
+    assert west < east and south < north
 
 
 @pytest.mark.parametrize(
