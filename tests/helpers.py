@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 
 def bearer(client: TestClient, username: str, password: str) -> dict[str, str]:
@@ -10,3 +11,50 @@ def bearer(client: TestClient, username: str, password: str) -> dict[str, str]:
     r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> str:
+    """WKT of the axis-aligned rectangle [x0, x1] × [y0, y1] as a MultiPolygon."""
+    return f"MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
+
+
+def unit(ext: str, lon: float, lat: float, status: str | None, **kw: object) -> tuple[object, ...]:
+    """A row for grids.units.load_units: the given fields, every other column empty."""
+    from gridmarket.grids.units import UNIT_COLUMNS
+
+    values: dict[str, object] = {c: None for c in UNIT_COLUMNS}
+    values.update(external_id=ext, address=f"测试路{ext}号", lon=lon, lat=lat, status=status)
+    values.update(kw)
+    return tuple(values[c] for c in UNIT_COLUMNS)
+
+
+def make_tiny_territory(eng: Engine) -> Engine:
+    """The tiny hand-made territory of the metric and import tests.
+
+    District D = [120.00, 120.02] × [30.00, 30.02] in city C; drawn cell A = [120.00, 120.01] ×
+    [30.00, 30.02] (2.1 km² as stored), drawn cell B = [120.01, 120.02] × [30.00, 30.01] (1.0 km²);
+    the north-east quarter of D is covered by no drawn cell.
+    """
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO region (id, code, name, level) VALUES (1, 'P', '测试省', 'province')"))
+        conn.execute(
+            text(
+                "INSERT INTO region (id, code, name, level, parent_id, city_id, geom) VALUES "
+                "(2, 'C', '测试市', 'city', 1, 2, ST_GeomFromText(:c, 4326)),"
+                "(3, 'D', '测试区', 'district', 2, 2, ST_GeomFromText(:d, 4326))"
+            ),
+            {"c": box(119.9, 29.9, 120.1, 30.1), "d": box(120.0, 30.0, 120.02, 30.02)},
+        )
+        conn.execute(
+            text("INSERT INTO grid (id, code, name, city_id, district_id) VALUES (1, 'G', '网格', 2, 3)")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cell (code, name, city_id, district_id, grid_id, source, geom, area_km2) VALUES "
+                "('A', '单元A', 2, 3, 1, 'drawn', ST_GeomFromText(:a, 4326), 2.1),"
+                "('B', '单元B', 2, 3, 1, 'drawn', ST_GeomFromText(:b, 4326), 1.0)"
+            ),
+            {"a": box(120.0, 30.0, 120.01, 30.02), "b": box(120.01, 30.0, 120.02, 30.01)},
+        )
+        conn.execute(text("SELECT setval('region_id_seq', 10), setval('grid_id_seq', 10)"))
+    return eng

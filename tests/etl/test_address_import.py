@@ -25,41 +25,16 @@ from gridmarket.cli import main
 from gridmarket.etl.address_import import import_addresses
 from gridmarket.geo.crs import gcj02_to_wgs84
 from gridmarket.grids.errors import ImportRejected
+from tests.helpers import make_tiny_territory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "addresses"
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
-def box(x0: float, y0: float, x1: float, y1: float) -> str:
-    return f"MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
-
-
 @pytest.fixture
 def tiny(new_database: Callable[[str], Engine]) -> Engine:
     eng = new_database("addr")
-    with eng.begin() as conn:
-        conn.execute(text("INSERT INTO region (id, code, name, level) VALUES (1, 'P', '测试省', 'province')"))
-        conn.execute(
-            text(
-                "INSERT INTO region (id, code, name, level, parent_id, city_id, geom) VALUES "
-                "(2, 'C', '测试市', 'city', 1, 2, ST_GeomFromText(:c, 4326)),"
-                "(3, 'D', '测试区', 'district', 2, 2, ST_GeomFromText(:d, 4326))"
-            ),
-            {"c": box(119.9, 29.9, 120.1, 30.1), "d": box(120.0, 30.0, 120.02, 30.02)},
-        )
-        conn.execute(
-            text("INSERT INTO grid (id, code, name, city_id, district_id) VALUES (1, 'G', '网格', 2, 3)")
-        )
-        conn.execute(
-            text(
-                "INSERT INTO cell (code, name, city_id, district_id, grid_id, source, geom, area_km2) VALUES "
-                "('A', '单元A', 2, 3, 1, 'drawn', ST_GeomFromText(:a, 4326), 2.1),"
-                "('B', '单元B', 2, 3, 1, 'drawn', ST_GeomFromText(:b, 4326), 1.0)"
-            ),
-            {"a": box(120.0, 30.0, 120.01, 30.02), "b": box(120.01, 30.0, 120.02, 30.01)},
-        )
-        conn.execute(text("SELECT setval('region_id_seq', 10), setval('grid_id_seq', 10)"))
-    return eng
+    return make_tiny_territory(eng)
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:

@@ -21,24 +21,14 @@ from sqlalchemy import Connection, Engine, text
 
 from gridmarket.grids import metrics
 from gridmarket.grids.scope import system_scope
-from gridmarket.grids.units import UNIT_COLUMNS, load_units
+from gridmarket.grids.units import load_units
+from tests.helpers import box, unit
 
 TZ = "Asia/Shanghai"
 LOADED = dt.datetime(2025, 1, 1, tzinfo=ZoneInfo(TZ))
 ADMIN = system_scope()
 STATUSES = ("stock", "competing", "other_network", "potential", "vacant", "unknown")
 RIVALS = ("中国移动", "中国联通", "中国广电", "", None)
-
-
-def box(x0: float, y0: float, x1: float, y1: float) -> str:
-    return f"MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
-
-
-def unit(ext: str, lon: float, lat: float, status: str | None, **kw: object) -> tuple[object, ...]:
-    values: dict[str, object] = {c: None for c in UNIT_COLUMNS}
-    values.update(external_id=ext, address=f"测试路{ext}号", lon=lon, lat=lat, status=status)
-    values.update(kw)
-    return tuple(values[c] for c in UNIT_COLUMNS)
 
 
 def random_fields(rnd: random.Random) -> dict[str, Any]:
