@@ -6,16 +6,24 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gridmarket.grids import sqlfiles
+from gridmarket.grids import metrics, sqlfiles
 from gridmarket.grids.scope import Scope
 
 
-def list_cities(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
-    """Return the cities in scope with bbox, unit and cell counts; most units first."""
+def list_cities(conn: Connection, scope: Scope, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
+    """Return the cities in scope with bbox, unit and cell counts; most units first.
+
+    Unit counts come from the metric aggregates (units in the cells the caller may read), not
+    from a count over the address units on every call.
+    """
     cond, params = scope.cell_sql("c")
     sql = sqlfiles.with_scope(sqlfiles.load("cities.sql"), cell_scope=cond)
-    rows = conn.execute(text(sql), {"cities": scope.city_ids(), **params}).mappings()
-    return [dict(r) for r in rows]
+    rows = [dict(r) for r in conn.execute(text(sql), {"cities": scope.city_ids(), **params}).mappings()]
+    units = {m["id"]: m["units"] for m in metrics.metrics_for_level(conn, scope, "city", tz=tz)}
+    for row in rows:
+        row["units"] = int(units.get(row["code"]) or 0)
+    rows.sort(key=lambda r: (-r["units"], r["code"]))
+    return rows
 
 
 def districts_geojson(conn: Connection, city_id: int) -> bytes:
