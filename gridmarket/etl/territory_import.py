@@ -12,10 +12,11 @@ nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gridmarket.etl.territory_io import Feature, TerritoryFile, read_features, split_list
 from gridmarket.geo.h3util import validate_resolution
@@ -135,17 +136,17 @@ def import_regions(
     :func:`gridmarket.grids.territory_write.write_regions` plus ``file``, ``layer``, ``crs``,
     ``reprojected``, ``seconds`` and ``warnings``.
     """
-    t0 = time.monotonic()
-    say = progress or (lambda _msg: None)
-    h3_resolution = validate_resolution(h3_resolution)
-    data = _read(path, REGION_FIELDS, layer, say)
-    rows = [_region_row(f) for f in data.features]
-    with engine.begin() as conn:
-        lock_territory(conn)
-        problems, plan = prepare_regions(conn, rows)
-        _reject(problems, len(rows), say)
-        summary = write_regions(conn, plan, h3_resolution=h3_resolution, progress=progress)
-    return _finish(summary, data, t0)
+    return _import(
+        engine,
+        path,
+        REGION_FIELDS,
+        _region_row,
+        prepare_regions,
+        write_regions,
+        h3_resolution,
+        layer,
+        progress,
+    )
 
 
 def import_grids(
@@ -165,16 +166,33 @@ def import_grids(
     :func:`gridmarket.grids.territory_write.write_grids` plus ``file``, ``layer``, ``crs``,
     ``reprojected``, ``seconds`` and ``warnings``.
     """
+    return _import(
+        engine, path, GRID_FIELDS, _grid_row, prepare_grids, write_grids, h3_resolution, layer, progress
+    )
+
+
+def _import(
+    engine: Engine,
+    path: str | Path,
+    fields: Any,
+    to_row: Callable[[Any], Any],
+    prepare: Callable[[Connection, list[Any]], tuple[list[Problem], Any]],
+    write: Callable[..., dict[str, Any]],
+    h3_resolution: int,
+    layer: str | None,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """Read, validate and write one territory file in one transaction (regions or grids)."""
     t0 = time.monotonic()
     say = progress or (lambda _msg: None)
     h3_resolution = validate_resolution(h3_resolution)
-    data = _read(path, GRID_FIELDS, layer, say)
-    rows = [_grid_row(f) for f in data.features]
+    data = _read(path, fields, layer, say)
+    rows = [to_row(f) for f in data.features]
     with engine.begin() as conn:
         lock_territory(conn)
-        problems, plan = prepare_grids(conn, rows)
+        problems, plan = prepare(conn, rows)
         _reject(problems, len(rows), say)
-        summary = write_grids(conn, plan, h3_resolution=h3_resolution, progress=progress)
+        summary = write(conn, plan, h3_resolution=h3_resolution, progress=progress)
     return _finish(summary, data, t0)
 
 
