@@ -67,6 +67,11 @@ ROLES = (
     "planner",
 )
 RECORD_SOURCES = ("demo", "import", "field", "bulk", "api")
+UNIT_EVENT_KINDS = ("add", "split", "merge", "retire")
+VISIT_OUTCOMES = ("met", "not_met", "refused", "interested", "signed", "vacant")
+FOLLOW_UP_REASONS = ("expiring", "other_network", "potential")
+FOLLOW_UP_OUTCOMES = ("won", "lost", "dropped")
+BATCH_KINDS = ("bulk", "undo")
 ORG_KINDS = ("city_dept", "regional_centre", "specialist_centre", "specialist_team")
 ASSIGN_KINDS = ("cell", "grid", "feature_grid", "customer")
 
@@ -240,6 +245,7 @@ class MarketRecord(Base):
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     valid_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("edit_batch.id"), index=True)
 
 
 class OrgUnit(Base):
@@ -524,3 +530,102 @@ Index(
 )
 Index("address_unit_retired_at", AddressUnit.retired_at, postgresql_where=text("retired_at IS NOT NULL"))
 Index("customer_city_industry", Customer.city_id, Customer.industry)
+
+
+class EditBatch(Base):
+    """One bulk change (lasso or list) or the undo of one: every record version it wrote carries its id."""
+
+    __tablename__ = "edit_batch"
+    __table_args__ = (
+        CheckConstraint(_in("kind", BATCH_KINDS), name="edit_batch_kind"),
+        CheckConstraint("(kind = 'undo') = (undo_of IS NOT NULL)", name="edit_batch_undo_of"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    city_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    selection: Mapped[dict[str, object]] = mapped_column(JSONB, server_default=text("'{}'"))
+    change: Mapped[dict[str, object]] = mapped_column(JSONB, server_default=text("'{}'"))
+    note: Mapped[str | None] = mapped_column(Text)
+    unit_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    undo_of: Mapped[int | None] = mapped_column(ForeignKey("edit_batch.id"), unique=True)
+
+
+class UnitEvent(Base):
+    """A change of the doors themselves: a unit added in the field, split, merged or retired.
+
+    ``from_units`` are the units that ended or changed, ``to_units`` the ones that resulted (for a
+    split the original and the new doors, for a merge the surviving unit); history never deletes.
+    """
+
+    __tablename__ = "unit_event"
+    __table_args__ = (
+        CheckConstraint(_in("kind", UNIT_EVENT_KINDS), name="unit_event_kind"),
+        Index("unit_event_from_units", "from_units", postgresql_using="gin"),
+        Index("unit_event_to_units", "to_units", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    city_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    from_units: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=text("'{}'"))
+    to_units: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=text("'{}'"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Visit(Base):
+    """A visit / sweep (扫楼) of an address unit: who, when, outcome, note, optional GPS fix."""
+
+    __tablename__ = "visit"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", VISIT_OUTCOMES), name="visit_outcome"),
+        CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="visit_accuracy"),
+        Index("visit_cell_at", "cell_id", "visited_at"),
+        Index("visit_unit_at", "address_unit_id", "visited_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    address_unit_id: Mapped[int] = mapped_column(ForeignKey("address_unit.id"))
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"))
+    city_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    visited_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=True)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FollowUp(Base):
+    """A sales opportunity being followed (商机跟进) on one address unit."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        CheckConstraint(_in("reason", FOLLOW_UP_REASONS), name="follow_up_reason"),
+        CheckConstraint(f"outcome IS NULL OR {_in('outcome', FOLLOW_UP_OUTCOMES)}", name="follow_up_outcome"),
+        CheckConstraint("(closed_at IS NULL) = (outcome IS NULL)", name="follow_up_closed"),
+        Index("follow_up_owner_open", "owner_id", "due_date", postgresql_where=text("closed_at IS NULL")),
+        Index("follow_up_unit", "address_unit_id"),
+        Index("follow_up_cell", "cell_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    address_unit_id: Mapped[int] = mapped_column(ForeignKey("address_unit.id"))
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"))
+    city_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status_at_open: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    next_step: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    outcome_note: Mapped[str | None] = mapped_column(Text)

@@ -8,8 +8,6 @@ cannot ship unchecked; a row without an expectation for every role fails too.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,40 +19,26 @@ from starlette.routing import Mount, Route
 
 from gridmarket.grids import auth
 from gridmarket.grids.scope import scope_for
-from tests.helpers import bearer
-
-ROLES = (
-    "admin",
-    "city_manager",
-    "regional_head",
-    "specialist_lead",
-    "grid_manager",
-    "account_manager",
-    "planner",
-    "anonymous",
+from tests.api import matrix_parts
+from tests.api.matrix_common import (
+    AM,
+    ANON,
+    CM,
+    GM,
+    PASSWORD,
+    PL,
+    PUBLIC_PATHS,
+    PUBLIC_PREFIXES,
+    RH,
+    ROLES,
+    SL,
+    A,
+    Case,
+    World,
+    everyone,
+    only,
 )
-PASSWORD = "matrix-password-1"
-PUBLIC_PATHS = {"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
-PUBLIC_PREFIXES = ("/static/",)
-
-
-@dataclass
-class World:
-    """The fixture territory the matrix refers to (demo codes found at run time)."""
-
-    city: str  # main city, where every scoped user lives
-    other_city: str
-    district: str  # the regional head's district
-    am_cell: str  # the account manager's cell (in another district)
-    am_unit: str  # a unit with a contact phone in that cell
-    gm_grid: str  # the grid manager's grid (a third district)
-    gm_cell: str
-    fg_cell: str  # member cell of the specialist lead's characteristic grid
-    outside_cell: str  # a cell in the regional head's district that nobody else holds
-    outside_unit: str
-    users: dict[str, dict[str, str]]
-    x_assignment: int  # an assignment of staff T-X that PATCH cases change
-    del_assignments: dict[str, int]  # one assignment per role for DELETE cases
+from tests.helpers import bearer
 
 
 def _one(conn: Any, sql: str, **p: Any) -> Any:
@@ -171,7 +155,7 @@ def world(engine: Engine, client_module: TestClient) -> World:
                 )
             )
     users = {role: {"username": f"m-{role}"} for role in specs}
-    return World(
+    world = World(
         city=city,
         other_city=other,
         district=rh_code,
@@ -186,6 +170,11 @@ def world(engine: Engine, client_module: TestClient) -> World:
         x_assignment=made[0],
         del_assignments=dict(zip(ROLES, made[1:], strict=True)),
     )
+    for part in matrix_parts.PARTS:
+        prepare = getattr(part, "prepare", None)
+        if prepare is not None:
+            prepare(engine, world)
+    return world
 
 
 @pytest.fixture(scope="module")
@@ -204,24 +193,7 @@ def headers(
     return out
 
 
-A, CM, RH, SL, GM, AM, PL, ANON = ROLES
-
-# (method, route path) → list of cases: (concrete path maker, body, {role: expected status})
-# path and body makers get the world and the role asking (so each role can create its own item)
-PathMaker = Callable[[World, str], str]
-Body = dict[str, Any] | Callable[[World, str], dict[str, Any]] | None
-Case = tuple[PathMaker, Body, dict[str, int]]
-
-
-def everyone(code: int, anon: int = 401) -> dict[str, int]:
-    return {**{r: code for r in ROLES if r != ANON}, ANON: anon}
-
-
-def only(allowed: dict[str, int], others: int = 403) -> dict[str, int]:
-    return {r: allowed.get(r, others) for r in ROLES if r != ANON} | {ANON: 401}
-
-
-MATRIX: dict[tuple[str, str], list[Case]] = {
+CORE: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/v1/auth/me"): [(lambda w, r: "/api/v1/auth/me", None, everyone(200))],
     ("POST", "/api/v1/auth/logout"): [],  # exercised in test_logout_for_every_role (it ends the session)
     ("POST", "/api/v1/auth/token"): [],  # public: the login itself (tests/api/test_api.py)
@@ -372,6 +344,13 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ],
     ("GET", "/api/v1/admin/audit"): [(lambda w, r: "/api/v1/admin/audit", None, only({A: 200}))],
 }
+
+
+MATRIX: dict[tuple[str, str], list[Case]] = dict(CORE)
+for _part in matrix_parts.PARTS:
+    _overlap = set(MATRIX) & set(_part.ROWS)
+    assert not _overlap, f"{_part.__name__} repeats rows: {sorted(_overlap)}"
+    MATRIX.update(_part.ROWS)
 
 
 def _unit(code: str, city: str) -> dict[str, Any]:
