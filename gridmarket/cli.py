@@ -51,6 +51,7 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Load the synthetic demo city."""
     from gridmarket.etl.demo import generate_demo
+    from gridmarket.grids import metrics
     from gridmarket.grids.db import make_engine
 
     engine = make_engine(settings)
@@ -68,6 +69,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             h3_resolution=settings.h3_resolution,
             progress=_progress,
         )
+        with engine.begin() as conn:  # fold the load's metric deltas into the aggregates
+            metrics.compact_metrics(conn, tz=settings.timezone)
     finally:
         engine.dispose()
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.items() if isinstance(v, int))
@@ -254,6 +257,30 @@ def _print_summary(what: str, summary: dict[str, object]) -> None:
         print(f"warning: {w}", file=sys.stderr)
 
 
+def cmd_metrics(settings: Settings, args: argparse.Namespace) -> int:
+    """Fold pending metric deltas into the aggregates (compact) or rebuild them all (recount)."""
+    from gridmarket.grids import metrics
+    from gridmarket.grids.db import make_engine
+
+    engine = make_engine(settings)
+    try:
+        t0 = time.monotonic()
+        with engine.begin() as conn:
+            if args.metrics_command == "compact":
+                folded = metrics.compact_metrics(conn, tz=settings.timezone)
+                what = (
+                    "another compaction is running: nothing done"
+                    if folded is None
+                    else f"{folded:,} delta rows"
+                )
+            else:
+                what = f"{metrics.recount_metrics(conn, tz=settings.timezone):,} current records counted"
+    finally:
+        engine.dispose()
+    print(f"metrics {args.metrics_command}: {what} in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Serve the web app and API."""
     import uvicorn
@@ -337,6 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--format", required=True, choices=("geojson", "gpkg", "csv", "xlsx"))
     em.add_argument("-o", "--output", required=True, help="output file")
     em.set_defaults(func=cmd_export_metrics)
+
+    met = sub.add_parser("metrics", help="metric aggregates").add_subparsers(
+        dest="metrics_command", required=True
+    )
+    met.add_parser(
+        "compact", help="fold pending metric deltas into the aggregates (the API does this every minute)"
+    ).set_defaults(func=cmd_metrics)
+    met.add_parser(
+        "recount", help="rebuild every metric aggregate from the current records (writers wait)"
+    ).set_defaults(func=cmd_metrics)
 
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", help="listen address (default GRIDMARKET_HOST or 127.0.0.1)")

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gridmarket import __version__
+from gridmarket.api.compactor import Compactor
 from gridmarket.api.errors import add_exception_handlers
 from gridmarket.api.ratelimit import LoginLimiter
 from gridmarket.api.routes import admin_org, admin_users, auth, cells, cities, health, me, metrics, units, web
@@ -21,9 +22,12 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(settings, pool_size=settings.pool_size)
+        app.state.compactor = Compactor(app.state.engine, settings.compact_every_seconds, settings.timezone)
+        app.state.compactor.start()
         try:
             yield
         finally:
+            app.state.compactor.stop()
             app.state.engine.dispose()
 
     app = FastAPI(

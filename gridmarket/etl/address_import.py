@@ -42,7 +42,7 @@ from sqlalchemy import Connection, Engine, text
 from gridmarket.etl.org_import import parse_date
 from gridmarket.etl.tabular import normalize_header, read_table
 from gridmarket.geo.crs import normalize_crs, to_wgs84
-from gridmarket.grids import sqlfiles
+from gridmarket.grids import metrics, sqlfiles
 from gridmarket.grids.errors import ImportRejected, ValidationFailed
 from gridmarket.grids.models import BUILDING_TYPES, STATUSES
 from gridmarket.grids.units import (
@@ -548,6 +548,8 @@ def import_addresses(
             summary = _apply(conn, h3_resolution, zone, warnings, say)
     finally:
         rejects.close()
+    with engine.begin() as conn:  # fold the load's metric deltas in (its own short transaction)
+        compacted = metrics.compact_metrics(conn, tz=tz)
     conflicts = summary.pop("conflict_list")
     n_warn_more = check.n_warnings - len(check.warnings)
     quality = check.warnings + ([f"… and {n_warn_more} more status contradictions"] if n_warn_more else [])
@@ -562,6 +564,7 @@ def import_addresses(
         **summary,
         "warnings": [*warnings, *quality],
         "rejects_path": str(out_path) if check.rejected else None,
+        "deltas_compacted": compacted,
         "seconds": round(time.monotonic() - t0, 3),
     }
     say(

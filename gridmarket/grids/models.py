@@ -495,10 +495,12 @@ class CellMetricDelta(_MetricSums, Base):
     A row carries the sums of the records it stands for and, for competing / other-network
     ones, their rival operator (``n_rival`` signed units) and contract end (``n_expiry``). The
     table has no primary key (only INSERT and compaction's DELETE touch it); the mapper's key
-    exists for the ORM only.
+    exists for the ORM only. ``tx`` is the writing transaction's id (xid8 as bigint): the read
+    cache re-reads only the cells whose deltas its snapshot did not see (migration 0006).
     """
 
     __tablename__ = "cell_metric_delta"
+    __table_args__ = (Index("cell_metric_delta_tx", "tx"),)
 
     cell_id: Mapped[int] = mapped_column(Integer)
     h3_8: Mapped[int] = mapped_column(BigInteger)
@@ -506,6 +508,7 @@ class CellMetricDelta(_MetricSums, Base):
     n_rival: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     contract_end: Mapped[dt.date | None] = mapped_column(Date)
     n_expiry: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    tx: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id())::text::bigint"))
 
     __mapper_args__ = {"primary_key": ["cell_id", "h3_8", "rival", "contract_end"]}  # noqa: RUF012
 

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         None, description="folder holding the npm packages the web app serves (default: ./node_modules)"
     )
     pool_size: int = Field(10, description="database connection pool size of the API")
+    compact_every_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="how often the API folds pending metric deltas into the aggregates (0: never)",
+    )
 
 
 @lru_cache

@@ -372,3 +372,69 @@ def test_the_read_cache_never_serves_a_stale_figure(db: Engine) -> None:
         grid = metrics.metrics_for_level(conn, ADMIN, "grid", tz=TZ)[0]
         assert (grid["units"], grid["n_stock"], grid["n_potential"]) == (2, 1, 1)
         assert_exact(conn)
+
+
+def test_the_cell_map_re_reads_only_changed_cells_and_misses_no_late_commit(db: Engine) -> None:
+    """The cached map of cells is patched cell by cell: a transaction still open at one read and
+    committed after it shows on the read after the commit; untouched cells are not read again."""
+    load(db, [unit("p1", 120.001, 30.001, "potential"), unit("p2", 120.011, 30.001, "potential")])
+    metrics.clear_cache()
+
+    def cells(conn: Connection) -> dict[str, dict[str, Any]]:
+        return {d["id"]: d for d in metrics.metrics_for_level(conn, ADMIN, "cell", tz=TZ)}
+
+    with db.connect() as conn:
+        first = cells(conn)
+        p1 = conn.scalar(text("SELECT id FROM address_unit WHERE external_id = 'p1'"))
+        conn.commit()
+    assert first["A"]["n_potential"] == 1 and first["A"]["n_stock"] == 0
+    with db.connect() as writer:
+        edit(writer, p1, status="stock", fixed_lines_own=1)  # open, not committed yet
+        with db.connect() as conn:
+            during = cells(conn)
+            conn.commit()
+        assert during["A"]["n_stock"] == 0 and during["A"]["n_potential"] == 1
+        writer.commit()
+    with db.connect() as conn:
+        after = cells(conn)
+        as_json = metrics.metrics_json(conn, ADMIN, "cell", tz=TZ)
+        conn.commit()
+    assert after["A"]["n_stock"] == 1 and after["A"]["n_potential"] == 0
+    assert after["A"]["penetration"] == 1.0  # A: 1 stock / 1 in demand
+    assert after["B"] is first["B"]  # B had no change: its cached row was kept, not read again
+    metrics.clear_cache()
+    with db.connect() as conn:
+        assert metrics.metrics_json(conn, ADMIN, "cell", tz=TZ) == as_json  # patched = read whole
+        assert cells(conn) == after
+        assert_exact(conn)
+
+
+def test_the_api_compactor_folds_deltas_in_the_background(db: Engine) -> None:
+    """The API's compactor thread folds pending deltas; figures do not change by it."""
+    from gridmarket.api.compactor import Compactor
+
+    load(db, [unit("k1", 120.001, 30.001, "potential"), unit("k2", 120.011, 30.001, "stock")])
+    with db.connect() as conn:
+        k1 = conn.scalar(text("SELECT id FROM address_unit WHERE external_id = 'k1'"))
+        assert metrics.pending_deltas(conn) > 0
+        before = metrics.metrics_for_level(conn, ADMIN, "cell", tz=TZ)
+    once = Compactor(db, 60, TZ)
+    assert once.run_once()  # folded something
+    assert once.run_once() is None  # nothing pending, same day: skipped
+    with db.begin() as conn:
+        edit(conn, k1, status="stock", fixed_lines_own=1)
+    background = Compactor(db, 0.05, TZ)
+    background.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while background.runs == 0 and dt.datetime.now() < deadline:
+            threading.Event().wait(0.05)
+    finally:
+        background.stop()
+    assert background.runs >= 1
+    with db.connect() as conn:
+        assert metrics.pending_deltas(conn) == 0
+        after = {d["id"]: d for d in metrics.metrics_for_level(conn, ADMIN, "cell", tz=TZ)}
+        assert after["A"]["n_stock"] == 1 and after["A"]["n_potential"] == 0
+        assert {d["id"]: d["units"] for d in before} == {k: v["units"] for k, v in after.items()}
+        assert_exact(conn)

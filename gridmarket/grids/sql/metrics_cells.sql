@@ -4,7 +4,8 @@
 -- (cell_metric, with its rival_mix object and its expiring count as of the compaction's day),
 -- to its pending deltas (summed per cell, few after compaction) and to its period figures (only
 -- the units changed within the period are read). No output value is re-rendered that need not
--- be: rival_mix is stored as json text.
+-- be: rival_mix is stored as json text. <delta_cells> restricts the delta scans to the cells of
+-- an incremental re-read (metrics._patch: only the cells changed since a cached read).
 --
 -- EXPLAIN ANALYZE (1,000,000-unit demo, 杭州市 = 8,000 cells of which 7,751 hold units,
 -- current, admin scope, compacted, jit off as metrics.py sets it):
@@ -21,6 +22,7 @@
 WITH d AS (
     SELECT dd.cell_id, {{delta_sums}}
     FROM cell_metric_delta dd
+    WHERE {{delta_cells}}
     GROUP BY dd.cell_id
 ),
 dr AS (
@@ -28,9 +30,11 @@ dr AS (
     FROM (
         SELECT x.cell_id, x.rival, sum(x.n)::bigint AS n FROM (
             SELECT v.cell_id, v.rival, v.units AS n FROM cell_rival v
-            WHERE v.cell_id IN (SELECT dd.cell_id FROM cell_metric_delta dd WHERE dd.rival IS NOT NULL)
+            WHERE v.cell_id IN (SELECT dd.cell_id FROM cell_metric_delta dd
+                                WHERE dd.rival IS NOT NULL AND {{delta_cells}})
             UNION ALL
-            SELECT dd.cell_id, dd.rival, dd.n_rival FROM cell_metric_delta dd WHERE dd.rival IS NOT NULL
+            SELECT dd.cell_id, dd.rival, dd.n_rival FROM cell_metric_delta dd
+            WHERE dd.rival IS NOT NULL AND {{delta_cells}}
         ) x
         GROUP BY x.cell_id, x.rival
         HAVING sum(x.n) <> 0
@@ -38,7 +42,7 @@ dr AS (
     GROUP BY y.cell_id
 ),
 dirty AS (
-    SELECT DISTINCT dd.cell_id FROM cell_metric_delta dd WHERE dd.rival IS NOT NULL
+    SELECT DISTINCT dd.cell_id FROM cell_metric_delta dd WHERE dd.rival IS NOT NULL AND {{delta_cells}}
 ),
 e AS (
     -- cell_metric.exp_n is the count as of exp_day (compaction): the expiry rows are read only
@@ -51,7 +55,7 @@ e AS (
                              WHERE b2.exp_day IS DISTINCT FROM CAST(:as_of AS date))
         UNION ALL
         SELECT dd.cell_id, dd.n_expiry FROM cell_metric_delta dd
-        WHERE dd.contract_end BETWEEN :as_of AND :exp_end
+        WHERE dd.contract_end BETWEEN :as_of AND :exp_end AND {{delta_cells}}
     ) x
     GROUP BY x.cell_id
 ){{period_ctes}},

@@ -7,11 +7,13 @@ Create Date: 2026-11-22 10:47:02.513742
 
 from __future__ import annotations
 
-import geoalchemy2  # noqa: F401
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
+
+import geoalchemy2  # noqa: F401
+from geoalchemy2 import Geometry
+
 revision = '0005'
 down_revision = '0004'
 branch_labels = None
