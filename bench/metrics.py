@@ -265,13 +265,13 @@ def section_a(
         ["path", "runs", "p50", "p95"],
         [
             ["API level=cell, after a field edit (changed cells re-read)", reps, *fmt_ms(edit_ms)],
-            ["API level=cell, after compaction (everything re-read)", reps, *fmt_ms(cold_ms)],
+            ["API level=cell, after a territory change (all re-read)", reps, *fmt_ms(cold_ms)],
             ["API level=cell, repeated (API process cache)", reps, *fmt_ms(warm_ms)],
             ["raw SQL from base tables (from_base=True)", raw_reps, *fmt_ms(raw_ms)],
         ],
     )
     rep(f"  speed-up (raw p50 / API-after-a-field-edit p50): {speedup:,.1f}x")
-    rep(f"  speed-up (raw p50 / API-after-compaction p50): {speedup_full:,.1f}x")
+    rep(f"  speed-up (raw p50 / API-after-a-territory-change p50): {speedup_full:,.1f}x")
     for d in diffs[:10]:
         rep(f"  DIFF {d}")
     goals = {

@@ -35,18 +35,19 @@ A city's map is thousands of cells of some 40 values each; on the reference VM (
 merely shipping 8,000 such rows from PostgreSQL to Python costs about 90 ms. Reads of the
 current state served by the aggregates (cell, grid, district, city, province, h3:5..8, no
 filter on units) are therefore cached per process, keyed by the query and checked on every call
-against a data version read in the caller's snapshot: (``metrics_epoch``, number of pending
-delta rows). Every statement that changes a current figure appends delta rows; rows leave the
-delta table only with compaction or a recount, which bump the epoch in the same transaction,
-as does every change of region, grid or cell (names, codes, areas, cells changing grid). So
-any committed change is seen by the very next read; a transaction that wrote something itself
-bypasses the cache. :func:`metrics_json` also keeps the rendered JSON of a cached read.
+against a data version read in the caller's snapshot: (``metrics_epoch``, compactions, number
+of pending delta rows). Every statement that changes a current figure appends delta rows; rows
+leave the delta table only with compaction (counted) or a recount (bumps the epoch), in the same
+transaction; every change of region, grid or cell bumps the epoch too (names, codes, areas,
+cells changing grid). So any committed change is seen by the very next read; a transaction
+that wrote something itself bypasses the cache. :func:`metrics_json` also keeps the rendered
+JSON of a cached read.
 
 The map of a city's cells (the most frequent read while staff write) is not read whole again
 after a change: each delta row records its writing transaction (migration 0006), the cached map
 keeps the snapshot taken before it was read, and the next read computes again only the cells
-with delta rows that snapshot did not see, splicing their rows and JSON into a copy of the
-cached map (:func:`_fast_entry`).
+with delta rows (or compactions, migration 0007) that snapshot did not see, splicing their rows
+and JSON into a copy of the cached map (:func:`_fast_entry`).
 
 Timings (2 vCPUs, PostgreSQL 15, busy machine; 杭州市 of the 1,000,000-unit demo = 8,000
 cells; "raw" = ``from_base=True``, the same formulas over address_unit ⨝ current records):
@@ -102,6 +103,7 @@ import datetime as dt
 import math
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -491,16 +493,23 @@ _SRC_AT = (
 
 # the records of the customers whose industry makes their units members of a characteristic
 # grid, found from the grids' industries through customer(city_id, industry) and the customers'
-# records; materialized, so the planner cannot start from every unit of the cells instead
+# records; materialized, so the planner cannot start from every unit of the cells instead, and
+# each step a lookup by key (LATERAL … OFFSET 0): the planner's estimate of these rows is ten
+# times the truth and made it hash a million records and a million units (≈ 6 s at 1,000,000
+# units, against well under a second this way)
 _FGI = """,
 fgi AS MATERIALIZED (
     SELECT f.id AS fid, {{record}}, r.customer_id,
            a.id AS unit_id, a.cell_id, a.h3_12, a.building_id, a.geom, a.retired_at
     FROM feature_grid f
     CROSS JOIN LATERAL (SELECT DISTINCT i FROM unnest(f.industries) i) ind(industry)
-    JOIN customer cu ON cu.city_id = f.city_id AND cu.industry = ind.industry
-    JOIN market_record r ON r.customer_id = cu.id AND {{instant}}
-    JOIN address_unit a ON a.id = r.address_unit_id
+    CROSS JOIN LATERAL (
+        SELECT cu.id FROM customer cu WHERE cu.city_id = f.city_id AND cu.industry = ind.industry OFFSET 0
+    ) cu
+    CROSS JOIN LATERAL (
+        SELECT r.* FROM market_record r WHERE r.customer_id = cu.id AND {{instant}} OFFSET 0
+    ) r
+    CROSS JOIN LATERAL (SELECT a.* FROM address_unit a WHERE a.id = r.address_unit_id OFFSET 0) a
     WHERE {{only}} AND f.city_id IN (SELECT sc.city_id FROM sc)
 )"""
 _SRC_INDUSTRY = (
@@ -1003,13 +1012,23 @@ def _fetch(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[list[str
 
 
 def _cacheable(req: _Request) -> bool:
-    """Whether the request reads only the aggregates and the territory (see :func:`_data_version`)."""
-    return req.use_agg and not req.fg and req.t is None
+    """Whether every input of the request moves the data version (see :func:`_data_version`).
+
+    The aggregates and the territory do; so do the current records and each unit's cell and H3
+    index (any change of those writes delta rows), which the finer H3 levels and a status
+    filter read. Buildings (a unit's building changes no figure of its cell), characteristic
+    grids (customers' industries, members), a bounding box over unit positions and past dates
+    do not: those reads are never cached.
+    """
+    if req.fg or req.t is not None or req.level.kind == "building" or req.filters.building is not None:
+        return False
+    return req.use_agg or req.filters.bbox is None
 
 
 _VERSION_SQL = (
     "SELECT (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()), "
     "pg_postmaster_start_time(), (SELECT e.epoch FROM metrics_epoch e), "
+    "(SELECT e.compactions FROM metrics_epoch e), "
     "(SELECT count(*) FROM cell_metric_delta), pg_current_xact_id_if_assigned() IS NULL"
 )
 
@@ -1018,16 +1037,17 @@ def _data_version(conn: Connection) -> tuple[tuple[Any, ...], tuple[Any, ...]] |
     """The database's identity and the version of everything the cached reads depend on.
 
     Every statement that changes a current figure appends delta rows (the triggers of migration
-    0004), and rows leave the delta table only with compaction or a recount, which bump
-    ``metrics_epoch`` in the same transaction, as does every change of region, grid or cell. So
-    (epoch, number of delta rows) read in the caller's snapshot changes with every committed
+    0004), and rows leave the delta table only with compaction or a recount, which count
+    themselves in ``metrics_epoch`` in the same transaction, as does every change of region,
+    grid or cell. So (epoch, compactions, number of delta rows) read in the caller's snapshot
+    changes with every committed
     change the cached reads could show. None when the caller's transaction has written
     something itself (its uncommitted view must neither be served from nor enter the cache).
     """
-    oid, started, epoch, deltas, clean = conn.execute(text(_VERSION_SQL)).one()
+    oid, started, epoch, compactions, deltas, clean = conn.execute(text(_VERSION_SQL)).one()
     if not clean:
         return None
-    return (oid, started), (epoch, deltas)
+    return (oid, started), (epoch, compactions, deltas)
 
 
 _CACHE_ENTRIES = 16
@@ -1043,6 +1063,7 @@ class _Cached:
     geojson: bytes | None = None
     snap: str | None = None  # the fast cell map: the snapshot its rows are at least as new as
     parts: list[bytes] | None = None  # ... and each row's JSON, in the order of rows
+    taken: float = 0.0  # ... and when that snapshot was taken (time.monotonic)
 
 
 _cache: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
@@ -1132,11 +1153,17 @@ _SNAP_SQL = (
 # the cells with delta rows a snapshot did not see (written by transactions not visible in it);
 # transaction ids below the snapshot's xmin were all visible to it (the index on tx)
 _TOUCHED_SQL = (
-    "SELECT DISTINCT dd.cell_id FROM cell_metric_delta dd "
+    "SELECT dd.cell_id FROM cell_metric_delta dd "
     "WHERE dd.tx >= pg_snapshot_xmin(CAST(:snap AS pg_snapshot))::text::bigint "
     "AND NOT pg_visible_in_snapshot(dd.tx::text::xid8, CAST(:snap AS pg_snapshot)) "
+    "UNION "
+    "SELECT mc.cell_id FROM metrics_compaction mc "
+    "WHERE mc.tx >= pg_snapshot_xmin(CAST(:snap AS pg_snapshot))::text::bigint "
+    "AND NOT pg_visible_in_snapshot(mc.tx::text::xid8, CAST(:snap AS pg_snapshot)) "
     "ORDER BY 1"
 )
+_LOG_KEPT_S = 50 * 60
+"""A cached cell map older than this is read whole (compaction keeps its log an hour)."""
 
 
 def _fast_entry(conn: Connection, scope: Scope, req: _Request) -> _Cached:
@@ -1144,11 +1171,14 @@ def _fast_entry(conn: Connection, scope: Scope, req: _Request) -> _Cached:
 
     A cached read keeps the snapshot taken just before it ran. The next read looks for delta
     rows written by transactions that snapshot did not see (``cell_metric_delta.tx``, migration
-    0006): only those cells are computed again and spliced into the cached rows and JSON. The
-    new snapshot is again taken before the lookup, so a change committed meanwhile is either
-    re-read now or found the next time; one still uncommitted is invisible to the new snapshot
-    too. Compaction and territory changes bump ``metrics_epoch``: a full read.
+    0006), and for the cells of compactions it did not see (which removed delta rows;
+    ``metrics_compaction``, migration 0007): only those cells are computed again and spliced
+    into the cached rows and JSON. The new snapshot is again taken before the lookup, so a
+    change committed meanwhile is either re-read now or found the next time; one still
+    uncommitted is invisible to the new snapshot too. Territory changes and recounts bump
+    ``metrics_epoch``: a full read, as for a cached map older than the compaction log.
     """
+    taken = time.monotonic()
     oid, started, epoch, snap, clean = conn.execute(text(_SNAP_SQL)).one()
     sql, params = _build(req, scope)
     if not clean:  # this transaction wrote something: its view is its own
@@ -1156,7 +1186,8 @@ def _fast_entry(conn: Connection, scope: Scope, req: _Request) -> _Cached:
     key = ("cells", (oid, started), sql, repr(sorted(params.items())))
     with _cache_lock:
         hit = _cache.get(key)
-    if hit is not None and hit.version == (epoch,) and hit.snap is not None:
+    fresh_enough = hit is not None and time.monotonic() - hit.taken < _LOG_KEPT_S
+    if hit is not None and fresh_enough and hit.version == (epoch,) and hit.snap is not None:
         touched = [int(c) for c in conn.execute(text(_TOUCHED_SQL), {"snap": hit.snap}).scalars()]
         if not touched:
             with _cache_lock:
@@ -1165,10 +1196,10 @@ def _fast_entry(conn: Connection, scope: Scope, req: _Request) -> _Cached:
             return hit
         patched = _patch(conn, scope, req, hit, touched)
         if patched is not None:
-            patched.version, patched.snap = (epoch,), snap
+            patched.version, patched.snap, patched.taken = (epoch,), snap, taken
             _cache_put((key, (epoch,)), patched)
             return patched
-    entry = _Cached((epoch,), _query_rows(conn, req, sql, params), snap=snap)
+    entry = _Cached((epoch,), _query_rows(conn, req, sql, params), snap=snap, taken=taken)
     _cache_put((key, (epoch,)), entry)
     return entry
 

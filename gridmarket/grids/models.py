@@ -514,13 +514,31 @@ class CellMetricDelta(_MetricSums, Base):
 
 
 class MetricsEpoch(Base):
-    """One row: bumped by every change of the territory tables and by compaction (read cache)."""
+    """One row: ``epoch`` bumped by every change of the territory tables and by a recount,
+    ``compactions`` by every compaction (the read cache's data version)."""
 
     __tablename__ = "metrics_epoch"
     __table_args__ = (CheckConstraint("id = 1", name="metrics_epoch_one_row"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     epoch: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    compactions: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class MetricsCompaction(Base):
+    """The cells each compaction folded deltas of, with its transaction (kept an hour; migration 0007).
+
+    Compaction changes no figure but removes delta rows: the read cache of the cell map re-reads
+    the cells of compactions its snapshot did not see, as it does for delta rows.
+    """
+
+    __tablename__ = "metrics_compaction"
+    __table_args__ = (Index("metrics_compaction_tx", "tx"), Index("metrics_compaction_at", "at"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id())::text::bigint"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    cell_id: Mapped[int] = mapped_column(Integer)
 
 
 # the units changed since / within an instant or period (as-of and period reads; index-only)

@@ -438,3 +438,55 @@ def test_the_api_compactor_folds_deltas_in_the_background(db: Engine) -> None:
         assert after["A"]["n_stock"] == 1 and after["A"]["n_potential"] == 0
         assert {d["id"]: d["units"] for d in before} == {k: v["units"] for k, v in after.items()}
         assert_exact(conn)
+
+
+def test_a_compaction_between_two_reads_loses_no_change(db: Engine) -> None:
+    """Compaction folds (and removes) the delta rows of a change made after a cached read: the
+    next read still shows the change, re-reading only the cells compacted."""
+    load(db, [unit("q1", 120.001, 30.001, "other_network"), unit("q2", 120.011, 30.001, "potential")])
+    with db.begin() as conn:
+        metrics.compact_metrics(conn)
+    metrics.clear_cache()
+    with db.connect() as conn:
+        first = {d["id"]: d for d in metrics.metrics_for_level(conn, ADMIN, "cell", tz=TZ)}
+        q1 = conn.scalar(text("SELECT id FROM address_unit WHERE external_id = 'q1'"))
+        conn.commit()
+    assert first["A"]["n_other_network"] == 1
+    with db.begin() as conn:
+        edit(conn, q1, status="competing", fixed_lines_own=1, fixed_lines_rival=1)
+    with db.begin() as conn:
+        assert metrics.compact_metrics(conn)
+    with db.connect() as conn:
+        assert metrics.pending_deltas(conn) == 0
+        after = {d["id"]: d for d in metrics.metrics_for_level(conn, ADMIN, "cell", tz=TZ)}
+        conn.commit()
+    # A: 1 competing of 1 in demand → penetration 1, other_network 0
+    assert (after["A"]["n_competing"], after["A"]["n_other_network"], after["A"]["penetration"]) == (
+        1,
+        0,
+        1.0,
+    )
+    assert after["B"] is first["B"]  # not compacted, not changed: kept from the cache
+    with db.connect() as conn:
+        assert_exact(conn)
+
+
+def test_fine_h3_and_status_filtered_reads_are_cached_but_never_stale(db: Engine) -> None:
+    load(db, [unit("h1", 120.001, 30.001, "potential"), unit("h2", 120.0012, 30.0011, "stock")])
+    metrics.clear_cache()
+
+    def stock(conn: Connection) -> tuple[int, int]:
+        hexes = metrics.metrics_for_level(conn, ADMIN, "h3:10", tz=TZ)
+        only = metrics.metrics_for_level(conn, ADMIN, "cell", filters={"status": "stock"}, tz=TZ)
+        return sum(h["n_stock"] for h in hexes), sum(c["units"] for c in only)
+
+    with db.connect() as conn:
+        assert stock(conn) == (1, 1)
+        first = metrics.metrics_for_level(conn, ADMIN, "h3:10", tz=TZ)
+        assert metrics.metrics_for_level(conn, ADMIN, "h3:10", tz=TZ)[0] is first[0]  # cached
+        h1 = conn.scalar(text("SELECT id FROM address_unit WHERE external_id = 'h1'"))
+        conn.commit()
+    with db.begin() as conn:
+        edit(conn, h1, status="stock", fixed_lines_own=1)
+    with db.connect() as conn:
+        assert stock(conn) == (2, 2)

@@ -63,6 +63,13 @@ WHERE b.units = 0 AND b.cell_id IN (SELECT d.cell_id FROM metrics_compacting d);
 DELETE FROM cell_expiry b
 WHERE b.units = 0 AND b.cell_id IN (SELECT d.cell_id FROM metrics_compacting d);
 
-UPDATE metrics_epoch SET epoch = epoch + 1;
+-- no figure changed, but delta rows left: the cached reads must know (metrics._data_version
+-- counts compactions; the cell map re-reads the cells logged here, metrics._fast_entry)
+UPDATE metrics_epoch SET compactions = compactions + 1;
+
+INSERT INTO metrics_compaction (cell_id)
+SELECT DISTINCT d.cell_id FROM metrics_compacting d;
+
+DELETE FROM metrics_compaction WHERE at < now() - interval '1 hour';
 
 SELECT count(*) FROM metrics_compacting
