@@ -12,6 +12,11 @@ from gridmarket.api.compactor import Compactor
 from gridmarket.api.errors import add_exception_handlers
 from gridmarket.api.ratelimit import LoginLimiter
 from gridmarket.api.routes import admin_org, admin_users, auth, cells, cities, health, me, metrics, units, web
+from gridmarket.api.routes.bulk import router as bulk_router
+from gridmarket.api.routes.edits import router as edits_router
+from gridmarket.api.routes.followups import router as followups_router
+from gridmarket.api.routes.rosters import router as rosters_router
+from gridmarket.api.routes.visits import router as visits_router
 from gridmarket.grids.db import make_engine
 from gridmarket.grids.settings import Settings
 
@@ -44,10 +49,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(cities.router)
     app.include_router(cells.router)
     app.include_router(units.router)
+    app.include_router(edits_router)
+    app.include_router(bulk_router)
     app.include_router(me.router)
     app.include_router(metrics.router)
     app.include_router(admin_users.router)
     app.include_router(admin_org.router)
+    app.include_router(rosters_router)
+    app.include_router(visits_router)
+    app.include_router(followups_router)
     app.include_router(web.router)
     web.mount_static(app, settings)
     return app

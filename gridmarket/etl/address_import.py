@@ -45,6 +45,7 @@ from gridmarket.geo.crs import normalize_crs, to_wgs84
 from gridmarket.grids import metrics, sqlfiles
 from gridmarket.grids.errors import ImportRejected, ValidationFailed
 from gridmarket.grids.models import BUILDING_TYPES, STATUSES
+from gridmarket.grids.records import STATUS_NAMES, status_contradiction
 from gridmarket.grids.units import (
     STAGE_EXTRA_COLUMNS,
     UNIT_COLUMNS,
@@ -92,16 +93,6 @@ ADDRESS_HEADERS: dict[str, str] = {
 }
 """Accepted column names (English or Chinese) → canonical keys."""
 
-STATUS_NAMES: dict[str, str] = {
-    "stock": "存量",
-    "competing": "竞争",
-    "other_network": "他网",
-    "potential": "潜在",
-    "vacant": "空置",
-    "unknown": "未摸查",
-}
-"""Status code → Chinese name (PRODUCT.md)."""
-
 _STATUS: dict[str, str] = {}
 for _code, _name in STATUS_NAMES.items():
     for _w in (_code, _name, _name + "客户"):
@@ -142,19 +133,6 @@ _NUM_MAX = Decimal("1e12")  # numeric(14, 2)
 _CHUNK = 10_000
 _CAP = 1000  # problems kept in the exception, warnings and conflicts in the summary
 _UNSAFE = ("=", "+", "-", "@", "\t", "\r")
-
-
-def status_contradiction(status: str, own: int, rival: int) -> str | None:
-    """The METRICS.md rule a given ``status`` breaks for these own / rival line counts, or None."""
-    if status == "stock" and rival > 0:
-        return "stock with rival lines > 0"
-    if status == "competing" and not (own > 0 and rival > 0):
-        return "competing without both own and rival lines > 0"
-    if status == "other_network" and own > 0:
-        return "other_network with own lines > 0"
-    if status in ("potential", "vacant") and (own > 0 or rival > 0):
-        return f"{status} with own or rival lines > 0"
-    return None
 
 
 def _neutralise(value: Any) -> str:

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-PARTS: list[ModuleType] = []
+from tests.api import matrix_edits, matrix_fieldwork
+
+PARTS: list[ModuleType] = [matrix_fieldwork, matrix_edits]
