@@ -275,6 +275,7 @@ def cmd_metrics(settings: Settings, args: argparse.Namespace) -> int:
                 )
             else:
                 what = f"{metrics.recount_metrics(conn, tz=settings.timezone):,} current records counted"
+        metrics.vacuum_deltas(engine)
     finally:
         engine.dispose()
     print(f"metrics {args.metrics_command}: {what} in {time.monotonic() - t0:.1f} s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -160,3 +161,26 @@ def test_import_regions_and_grids(
     with eng.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM region WHERE level = 'district'")) >= 2
         assert conn.scalar(text("SELECT count(*) FROM cell WHERE source = 'drawn'")) >= 2
+
+
+def test_metrics_compact_and_recount(
+    new_database: Callable[[str], Engine], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gridmarket.grids import metrics
+    from gridmarket.grids.units import load_units
+    from tests.helpers import make_tiny_territory, unit
+
+    eng = make_tiny_territory(new_database("clim"))
+    with eng.begin() as conn:
+        rows = [unit("m1", 120.001, 30.001, "stock"), unit("m2", 120.002, 30.002, "potential")]
+        load_units(conn, iter(rows), source="import", valid_from=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    with eng.connect() as conn:
+        pending = metrics.pending_deltas(conn)
+    assert pending > 0
+    url = eng.url.render_as_string(hide_password=False)
+    code, out, _ = _run(monkeypatch, capsys, url, "metrics", "compact")
+    assert code == 0 and f"metrics compact: {pending:,} delta rows" in out
+    with eng.connect() as conn:
+        assert metrics.pending_deltas(conn) == 0
+    code, out, _ = _run(monkeypatch, capsys, url, "metrics", "recount")
+    assert code == 0 and "metrics recount: 2 current records counted" in out

@@ -57,6 +57,7 @@ class Compactor:
             self._last_day = day
             if folded:
                 self.runs += 1
+                metrics.vacuum_deltas(self.engine)
         return folded
 
     def _loop(self) -> None:

@@ -112,7 +112,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from psycopg.types.json import set_json_loads
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 import h3
 from shapely.geometry import box as shapely_box
@@ -141,6 +141,7 @@ __all__ = [
     "parse_period",
     "rank",
     "recount_metrics",
+    "vacuum_deltas",
 ]
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -1523,6 +1524,16 @@ def compact_metrics(conn: Connection, *, tz: str = DEFAULT_TZ) -> int | None:
         return None
     conn.execute(text("DROP TABLE IF EXISTS metrics_compacting"))
     return int(sqlfiles.run_script(conn, _compact_sql(), {"exp_day": today(tz)}).scalar_one())
+
+
+def vacuum_deltas(engine: Engine) -> None:
+    """VACUUM (ANALYZE) the delta table after a compaction (its own connection, autocommit).
+
+    Compaction deletes every delta row it folds; the dead rows would otherwise stay in the
+    table's pages until autovacuum came by, and every read scans that table.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) cell_metric_delta"))
 
 
 def recount_metrics(conn: Connection, *, tz: str = DEFAULT_TZ) -> int:

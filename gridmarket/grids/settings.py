@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         ge=0,
         description="how often the API folds pending metric deltas into the aggregates (0: never)",
     )
+    tiles_point_zoom: int = Field(
+        15,
+        ge=0,
+        le=22,
+        description="zoom from which the units tiles hold one point per unit (below: aggregated)",
+    )
 
 
 @lru_cache

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from tests.api import matrix_edits, matrix_fieldwork
+from tests.api import matrix_edits, matrix_fieldwork, matrix_tiles
 
-PARTS: list[ModuleType] = [matrix_fieldwork, matrix_edits]
+PARTS: list[ModuleType] = [matrix_tiles, matrix_fieldwork, matrix_edits]
