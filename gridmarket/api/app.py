@@ -16,6 +16,8 @@ from gridmarket.api.routes.bulk import router as bulk_router
 from gridmarket.api.routes.edits import router as edits_router
 from gridmarket.api.routes.followups import router as followups_router
 from gridmarket.api.routes.rosters import router as rosters_router
+from gridmarket.api.routes.search import areas_router
+from gridmarket.api.routes.search import router as search_router
 from gridmarket.api.routes.tiles import router as tiles_router
 from gridmarket.api.routes.visits import router as visits_router
 from gridmarket.grids.db import make_engine
@@ -54,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(bulk_router)
     app.include_router(me.router)
     app.include_router(metrics.router)
+    app.include_router(search_router)
+    app.include_router(areas_router)
     app.include_router(admin_users.router)
     app.include_router(admin_org.router)
     app.include_router(tiles_router)

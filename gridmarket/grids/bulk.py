@@ -218,6 +218,11 @@ def preview(conn: Connection, scope: Scope, body: Mapping[str, Any]) -> dict[str
         if not visible:
             for s in sample:
                 s["current"]["contact_phone"] = mask_phone(s["current"].get("contact_phone"))
+        else:
+            # a sample listing the units' current phones unmasked is audited as any such list
+            listed = sum(1 for s in sample if s["current"].get("contact_phone"))
+            if listed:
+                audit(conn, _uid(scope), "phones.shown", {"list": "bulk_preview"}, rows=listed)
     return {
         "count": len(ids),
         "changing": changing,
@@ -344,15 +349,37 @@ def _check_units(conn: Connection, scope: Scope, unit_ids: list[int], mode: str)
         raise Forbidden(f"{bad} units of this batch are outside what you may {verb}")
 
 
+def _phones_visible(conn: Connection, scope: Scope, unit_ids: list[int]) -> bool:
+    """Whether the caller sees the contact phones of all these units unmasked (none listed: admin only)."""
+    if scope.everything:
+        return True
+    if not unit_ids:
+        return False
+    cond, params = scope.phone_sql("a", "r")
+    hidden = conn.scalar(
+        text(
+            "SELECT count(*) FROM address_unit a JOIN market_record r ON r.address_unit_id = a.id "
+            f"AND r.valid_to IS NULL WHERE a.id = ANY(CAST(:ids AS bigint[])) AND NOT ({cond})"
+        ),
+        {**params, "ids": unit_ids},
+    )
+    return not hidden
+
+
 def batch_info(conn: Connection, scope: Scope, batch_id: int) -> dict[str, Any]:
     """A batch with its units (external id, version written); readable by its creator and by whoever
     may read every unit it changed."""
     row = _batch_row(conn, batch_id)
     units = _batch_units(conn, batch_id)
+    unit_ids = [int(u.address_unit_id) for u in units]
     if row.created_by != scope.user.id:
-        _check_units(conn, scope, [int(u.address_unit_id) for u in units], "read")
+        _check_units(conn, scope, unit_ids, "read")
         if not units and not scope.everything and row.city_id not in scope.cities:
             raise Forbidden("this batch is outside your scope")
+    change = dict(row.change or {})
+    if change.get("contact_phone") and not _phones_visible(conn, scope, unit_ids):
+        # a phone set in bulk is masked as the units' phones are for this caller (a planner: always)
+        change["contact_phone"] = mask_phone(str(change["contact_phone"]))
     return {
         "id": int(row.id),
         "kind": row.kind,
@@ -360,7 +387,7 @@ def batch_info(conn: Connection, scope: Scope, batch_id: int) -> dict[str, Any]:
         "created_by": {"username": row.username, "name": row.name} if row.username else None,
         "created_at": row.created_at.isoformat(),
         "selection": row.selection,
-        "change": row.change,
+        "change": change,
         "note": row.note,
         "unit_count": int(row.unit_count),
         "undo_of": row.undo_of,
@@ -377,6 +404,10 @@ def undo(conn: Connection, scope: Scope, batch_id: int, note: str | None) -> dic
     units = _batch_units(conn, batch_id)
     ids = [int(u.address_unit_id) for u in units]
     _check_units(conn, scope, ids, "edit")
+    # a batch that changed no unit: only its creator or an editor of its city may mark it undone
+    outside_city = not scope.everything and row.city_id not in scope.cities
+    if not units and row.created_by != scope.user.id and outside_city:
+        raise Forbidden("this batch is outside your scope")
     locked = records.lock_units(conn, ids)
     blocked = []
     for u in units:

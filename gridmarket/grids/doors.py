@@ -121,6 +121,9 @@ def _create_units(
                 f"{prefix}external_id: {p['external_id']!r} given twice", prefix + "external_id"
             )
         seen.add(p["external_id"])
+    # the territory lock first: a concurrent add of the same address id has committed by then, so
+    # the check below sees it (422 naming the field) instead of a unique violation (500)
+    lock_territory(conn)
     taken = conn.scalars(
         text("SELECT external_id FROM address_unit WHERE external_id = ANY(CAST(:e AS text[]))"),
         {"e": sorted(seen)},
@@ -138,7 +141,6 @@ def _create_units(
         )
         rows.append(tuple(values[c] for c in UNIT_COLUMNS))
     stage_units(conn, rows)
-    lock_territory(conn)
     warnings: list[str] = []
     assign_points(conn, "stage", h3_resolution, warnings)
     placed = {
@@ -325,6 +327,9 @@ def split_unit(
     """Split a unit into 2+ new doors; the original is retired, its history kept."""
     if not isinstance(parts, list) or not 2 <= len(parts) <= MAX_PARTS:
         raise ValidationFailed(f"parts: a list of 2 to {MAX_PARTS} new units", "parts")
+    # the territory lock before the record lock, in the order of the address import (which holds the
+    # territory lock while it writes records): the other order can deadlock with an import
+    lock_territory(conn)
     (orig,) = _locked_live(conn, scope, [(external_id, version)], "external_id")
     base = _base_of(conn, orig.id)
     places, fields, prefixes = [], [], []

@@ -3,8 +3,9 @@
 Per unit and per cell, newest first, paged. A version's ``diff`` compares it with the version
 before it (``{field: [old, new]}``; version 1 against nothing, so every field it sets). Unit
 events (add, split, merge, retire) are interleaved by time. Contact phones are masked in values
-and diffs where the caller may not see them (:meth:`Scope.phone_sql`). Retired units' history
-stays readable by whoever may read the unit.
+and diffs where the caller may not see them (:meth:`Scope.phone_sql`); a page showing unmasked
+phones is written to the audit log (``phones.shown``). Retired units' history stays readable by
+whoever may read the unit.
 """
 
 # SQL here is composed only from column lists of this module and Scope conditions (code, never user
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gridmarket.grids import records
+from gridmarket.grids.auth import audit
 from gridmarket.grids.errors import Forbidden, NotFound
 from gridmarket.grids.scope import Scope, mask_phone
 
@@ -91,7 +93,7 @@ def _visible_phones(conn: Connection, scope: Scope, unit_ids: list[int]) -> set[
 
 
 def _page(
-    conn: Connection, scope: Scope, unit_ids: list[int], limit: int, offset: int
+    conn: Connection, scope: Scope, unit_ids: list[int], limit: int, offset: int, what: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], int]:
     refs = conn.execute(text(_ITEMS), {"units": unit_ids, "limit": limit, "offset": offset}).all()
     total = int(refs[0].total) if refs else 0
@@ -129,7 +131,15 @@ def _page(
                     "to": [ext_of.get(int(i)) for i in e["to_units"]],
                 }
             )
+    # a page listing unmasked phones (in values or diffs) is written to the audit log (CONTRACT.md)
+    shown = sum(1 for i in items if i["kind"] == "version" and not i["phone_masked"] and _has_phone(i))
+    if shown:
+        audit(conn, scope.user.id or None, "phones.shown", {**what, "offset": offset}, rows=shown)
     return items, total
+
+
+def _has_phone(item: dict[str, Any]) -> bool:
+    return bool(item["values"]["contact_phone"] or item["diff"].get("contact_phone", [None])[0])
 
 
 def _count(conn: Connection, unit_ids: list[int]) -> int:
@@ -191,7 +201,9 @@ def unit_history(
     if row is None:
         raise NotFound(f"no address unit {external_id!r}")
     scope.check_unit(conn, int(row.id), "read")
-    items, total = _page(conn, scope, [int(row.id)], limit, offset)
+    items, total = _page(
+        conn, scope, [int(row.id)], limit, offset, {"list": "unit_history", "external_id": row.external_id}
+    )
     return {
         "unit": {
             "external_id": row.external_id,
@@ -228,7 +240,7 @@ def cell_history(
             {**params, "cell": cell.id},
         )
     ]
-    items, total = _page(conn, scope, unit_ids, limit, offset)
+    items, total = _page(conn, scope, unit_ids, limit, offset, {"list": "cell_history", "cell": cell.code})
     return {
         "cell": {"code": cell.code, "name": cell.name},
         "items": items,

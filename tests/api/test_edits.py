@@ -264,3 +264,37 @@ def test_history_over_http_diffs_and_masks(client: TestClient, place: dict[str, 
     assert len(page["items"]) == 2 and page["total"] > 2
     times = [i["at"] for i in page["items"]]
     assert times == sorted(times, reverse=True)
+
+
+# every state-changing route of field work (issue 5), with a body that would otherwise be accepted
+_WRITES = [
+    ("PATCH", "/api/v1/units/T-EA-3", {"version": 1, "main_services": "x"}),
+    ("POST", "/api/v1/units", {"address": "x", "lon": 120.0, "lat": 30.0}),
+    ("POST", "/api/v1/units/merge", {"units": [{"external_id": "T-EA-3", "version": 1}]}),
+    ("POST", "/api/v1/units/T-EA-3/split", {"version": 1, "parts": [{}, {}]}),
+    ("POST", "/api/v1/units/T-EA-3/retire", {"version": 1}),
+    ("POST", "/api/v1/bulk/preview", {"selection": {"units": ["T-EA-3"]}, "change": {"status": "stock"}}),
+    ("POST", "/api/v1/bulk", {"selection": {"units": ["T-EA-3"]}, "change": {"status": "stock"}}),
+    ("POST", "/api/v1/bulk/1/undo", {}),
+    ("POST", "/api/v1/units/T-EA-3/visits", {"outcome": "met"}),
+    ("POST", "/api/v1/units/T-EA-3/follow-ups", {"due_date": "2999-01-01", "next_step": "x"}),
+    ("PATCH", "/api/v1/follow-ups/1", {"next_step": "x"}),
+    ("POST", "/api/v1/follow-ups/1/close", {"outcome": "dropped"}),
+]
+
+
+def test_every_field_work_write_needs_the_csrf_token_on_a_cookie_session(
+    client: TestClient, place: dict[str, Any]
+) -> None:
+    login = client.post("/api/v1/auth/login", json={"username": "ea-am", "password": PW})
+    assert login.status_code == 200
+    csrf = login.json()["csrf_token"]
+    try:
+        for method, path, body in _WRITES:
+            r = client.request(method, path, json=body)
+            assert r.status_code == 403 and "CSRF" in r.json()["detail"], (method, path, r.text)
+            r = client.request(method, path, json=body, headers={"X-CSRF-Token": "wrong"})
+            assert r.status_code == 403 and "CSRF" in r.json()["detail"], (method, path, r.text)
+    finally:
+        client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})
+        client.cookies.clear()

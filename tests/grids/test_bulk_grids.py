@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from gridmarket.grids import bulk, records
+from gridmarket.grids import auth, bulk, records
 from gridmarket.grids.errors import Conflict, Forbidden, ValidationFailed
-from tests.grids.edits_world import build, cell, scope_of, versions
+from tests.grids.edits_world import PASSWORD, build, cell, scope_of, versions
 
 # cell A and B of the tiny territory: a lasso around all of D selects u1..u4
 ALL_D = {
@@ -156,3 +156,49 @@ def test_a_self_intersecting_lasso_is_repaired(db: Engine) -> None:
             conn, scope_of(conn, "t-admin"), {"selection": {"polygon": eight}, "change": {"status": "stock"}}
         )
     assert p["count"] == 4
+
+
+def test_a_phone_set_in_bulk_is_masked_for_the_planner_and_previews_are_audited(db: Engine) -> None:
+    body = {"selection": {"units": ["u1", "u2"]}, "change": {"contact_phone": "13911112222"}}
+    with db.begin() as conn:
+        am = scope_of(conn, "t-am")
+        # the sample shows u1's current phone (13812345678) unmasked to its editor: one audited phone
+        p = bulk.preview(conn, am, body)
+        assert p["sample"][0]["current"] == {"contact_phone": "13812345678"}
+        audits = conn.execute(
+            text("SELECT rows, detail FROM audit_log WHERE action = 'phones.shown' ORDER BY id")
+        ).all()
+        assert [(n, d) for n, d in audits] == [(1, {"list": "bulk_preview"})]
+        out = bulk.apply(conn, am, body, None)
+    with db.begin() as conn:
+        # the planner reads both units (city C) but never sees a phone unmasked (CONTRACT.md)
+        seen = bulk.batch_info(conn, scope_of(conn, "t-planner"), out["id"])
+        assert seen["change"] == {"contact_phone": "139****2222"}
+        assert bulk.batch_info(conn, scope_of(conn, "t-am"), out["id"])["change"] == body["change"]
+
+
+def test_a_batch_that_changed_nothing_cannot_be_undone_from_another_city(db: Engine) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO region (id, code, name, level, parent_id, city_id) "
+                "VALUES (4, 'C2', '另一市', 'city', 1, 4)"
+            )
+        )
+        auth.add_user(conn, "t-cm2", "city_manager", PASSWORD, region_code="C2")
+        # u1 is stock already: the batch changes no unit
+        out = bulk.apply(
+            conn,
+            scope_of(conn, "t-admin"),
+            {"selection": {"units": ["u1"]}, "change": {"status": "stock"}},
+            None,
+        )
+    assert out["unit_count"] == 0 and out["units"] == []
+    with db.begin() as conn:
+        other = scope_of(conn, "t-cm2")
+        with pytest.raises(Forbidden):
+            bulk.batch_info(conn, other, out["id"])
+        with pytest.raises(Forbidden):
+            bulk.undo(conn, other, out["id"], None)
+    with db.begin() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM edit_batch WHERE undo_of = :b"), {"b": out["id"]}) == 0

@@ -8,6 +8,7 @@ other_network 2 rival lines).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, text
 
 from gridmarket.grids import doors, history, records
 from gridmarket.grids.errors import Forbidden, NotFound, ValidationFailed
+from gridmarket.grids.units import lock_territory
 from tests.grids.edits_world import build, cell, scope_of, versions
 
 
@@ -310,3 +312,109 @@ def test_a_split_part_outside_the_edit_scope_writes_nothing(db: Engine) -> None:
         assert conn.execute(text("SELECT count(*), count(retired_at) FROM address_unit")).one() == counts
         assert conn.scalar(text("SELECT count(*) FROM unit_event")) == 0
         assert [v["version"] for v in versions(conn, "u1")] == [1]
+
+
+def _phone_audits(conn: Any) -> list[tuple[str, int, dict[str, Any]]]:
+    return [
+        (str(u), int(n), dict(d))
+        for u, n, d in conn.execute(
+            text(
+                "SELECT u.username, l.rows, l.detail FROM audit_log l JOIN app_user u ON u.id = l.user_id "
+                "WHERE l.action = 'phones.shown' ORDER BY l.id"
+            )
+        )
+    ]
+
+
+def test_history_listing_unmasked_phones_is_audited(db: Engine) -> None:
+    # CONTRACT.md: every list carrying unmasked phones is written to the audit log (who, what, rows)
+    with db.begin() as conn:
+        records.edit_unit(conn, scope_of(conn, "t-admin"), "u1", 1, {"main_services": "宽带"}, source="api")
+    with db.begin() as conn:
+        # the account manager edits cell A: u1's two versions both carry 13812345678, unmasked
+        history.unit_history(conn, scope_of(conn, "t-am"), "u1")
+        # the planner sees them masked: nothing to audit
+        history.unit_history(conn, scope_of(conn, "t-planner"), "u1")
+        history.cell_history(conn, scope_of(conn, "t-planner"), "A")
+        # the cell's history for the account manager: u1's 2 versions with a phone (u2, u4 have none)
+        history.cell_history(conn, scope_of(conn, "t-am"), "A")
+        assert _phone_audits(conn) == [
+            ("t-am", 2, {"list": "unit_history", "external_id": "u1", "offset": 0}),
+            ("t-am", 2, {"list": "cell_history", "cell": "A", "offset": 0}),
+        ]
+
+
+def test_two_concurrent_adds_of_the_same_address_id_one_wins_the_other_is_told(db: Engine) -> None:
+    """The second add, begun before the first committed, gets 422 naming external_id, not a 500."""
+    started = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def add() -> None:
+        try:
+            with db.begin() as conn:
+                started.set()
+                doors.add_unit(
+                    conn,
+                    scope_of(conn, "t-admin"),
+                    {"external_id": "dup", "address": "测试路2号", "lon": 120.003, "lat": 30.003},
+                    source="field",
+                    note=None,
+                    h3_resolution=9,
+                )
+            outcome.append(None)
+        except BaseException as e:  # the test reports whatever the second writer got
+            outcome.append(e)
+
+    with db.begin() as conn:
+        doors.add_unit(
+            conn,
+            scope_of(conn, "t-admin"),
+            {"external_id": "dup", "address": "测试路1号", "lon": 120.002, "lat": 30.003},
+            source="field",
+            note=None,
+            h3_resolution=9,
+        )
+        second = threading.Thread(target=add)
+        second.start()
+        started.wait(5)
+        time.sleep(1.0)  # the second writer is past its start, waiting for the first to commit
+    second.join(20)
+    assert len(outcome) == 1 and isinstance(outcome[0], ValidationFailed), outcome
+    assert outcome[0].field == "external_id"
+    with db.begin() as conn:
+        rows = conn.execute(text("SELECT address FROM address_unit WHERE external_id = 'dup'")).scalars()
+        assert list(rows) == ["测试路1号"]
+
+
+def test_a_split_waits_for_a_territory_writer_instead_of_deadlocking(db: Engine) -> None:
+    """An import holds the territory lock and writes records; a split of one of them must not deadlock."""
+    got: list[BaseException | None] = []
+
+    def split() -> None:
+        try:
+            with db.begin() as conn:
+                doors.split_unit(
+                    conn,
+                    scope_of(conn, "t-admin"),
+                    "u1",
+                    1,
+                    [{"room": "1"}, {"room": "2"}],
+                    source="field",
+                    note=None,
+                    h3_resolution=9,
+                )
+            got.append(None)
+        except BaseException as e:  # the test reports whatever the split got
+            got.append(e)
+
+    with db.begin() as conn:
+        lock_territory(conn)  # as the address import does before it writes records
+        t = threading.Thread(target=split)
+        t.start()
+        time.sleep(1.0)  # the split is under way, waiting for the territory
+        records.edit_unit(conn, scope_of(conn, "t-admin"), "u1", 1, {"main_services": "导入"}, source="api")
+    t.join(20)
+    # the import's write won; the split, based on version 1, is told the unit changed
+    assert len(got) == 1 and isinstance(got[0], records.StaleVersion), got
+    with db.begin() as conn:
+        assert [v["version"] for v in versions(conn, "u1")] == [1, 2]

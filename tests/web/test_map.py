@@ -295,7 +295,7 @@ def test_cell_names_are_escaped(
             f["properties"]["district_name"] = evil
         route.fulfill(response=response, body=json.dumps(fc))
 
-    page.route(re.compile(r".*/api/v1/cities/[^/]+/cells$"), poison)
+    page.route(re.compile(r".*/api/v1/metrics\?.*format=geojson.*"), poison)
     page.goto(f"{live_server}/")
     log_in(page, *admin_credentials)
     page.wait_for_selector(READY, timeout=30_000)

@@ -44,6 +44,14 @@ def index(request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
+VECTOR_TILE_PACKAGES = {
+    "vector-tile": "@mapbox/vector-tile",
+    "point-geometry": "@mapbox/point-geometry",
+    "pbf": "pbf",
+}
+"""URL folder under /static/vendor/ → npm package (ES modules, served as they are installed)."""
+
+
 def node_modules_dir(settings: Settings) -> Path:
     """Return the folder of the npm packages (installed by the set-up with ``npm ci``)."""
     if settings.node_modules is not None:
@@ -61,3 +69,16 @@ def mount_static(app: FastAPI, settings: Settings) -> None:
             f"front-end packages are missing ({leaflet}); run `npm ci` in the project folder (make run does)"
         )
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet), name="static-leaflet")
+    # the vector-tile decoder of units_layer.js: ES modules, loaded by import() (see index.html's import map)
+    for name, package in VECTOR_TILE_PACKAGES.items():
+        folder = node_modules_dir(settings) / package
+        if not (folder / "index.js").is_file():
+            raise RuntimeError(
+                f"front-end package {package} is missing ({folder}); run `npm ci` (make run does)"
+            )
+        app.mount(f"/static/vendor/{name}", StaticFiles(directory=folder), name=f"static-{name}")
+    app.mount(
+        "/static/vendor/simple-statistics",
+        StaticFiles(directory=node_modules_dir(settings) / "simple-statistics" / "dist"),
+        name="static-simple-statistics",
+    )

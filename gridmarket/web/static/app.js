@@ -493,6 +493,361 @@
   Object.assign(I18N['zh-CN'], I18N_MORE['zh-CN']);
   Object.assign(I18N.en, I18N_MORE.en);
 
+  // texts of the holistic views: metrics, levels, classification, drill-down, compare, rank, search
+  const I18N_VIEWS = {
+    'zh-CN': {
+      'ctl.metric': '指标',
+      'ctl.level': '层级',
+      'ctl.method': '分级方法',
+      'ctl.asOf': '截至日期',
+      'ctl.period': '统计期间',
+      'ctl.featureGrid': '特征网格',
+      'fg.none': '— 不突出显示 —',
+      'fg.title': '特征网格',
+      'fg.members': '成员网格单元',
+      'fg.districts': '覆盖区县',
+      'fg.legend': '紫色轮廓：特征网格成员单元',
+      'fg.clear': '取消突出显示',
+      'level.city': '城市',
+      'level.district': '区县',
+      'level.grid': '网格',
+      'level.cell': '单元',
+      'level.h3': 'H3',
+      'level.building': '楼宇',
+      'level.feature_grid': '特征网格',
+      'method.quantile': '分位数',
+      'method.jenks': '自然断点',
+      'method.category': '主导类别',
+      'legend.areas': '{method} · {level}',
+      'legend.count.district': '区县数',
+      'legend.count.grid': '网格数',
+      'legend.count.cell': '单元数',
+      'legend.count.h3': '六边形数',
+      'legend.h3': 'H3 分辨率 {r}',
+      'metric.fixed_line_penetration': '固话渗透率',
+      'metric.broadband_penetration': '宽带渗透率',
+      'metric.long_distance_share': '长途市场占有率',
+      'metric.line_share': '线路占有率',
+      'metric.exclusivity': '独家率',
+      'metric.revenue': '网格收入（月）',
+      'metric.revenue_density': '收入密度',
+      'metric.arpa': '户均收入',
+      'metric.coverage': '市场空间信息完整率',
+      'metric.opportunity': '商机数',
+      'metric.expiring_90d': '90天内到期合同',
+      'metric.status_mix': '客户状态分布（主导状态）',
+      'metric.rival_mix': '竞争对手分布（主导对手）',
+      'metric.churned': '流失数',
+      'metric.won': '新增客户数',
+      'metric.new_own_lines': '新增本网线路',
+      'metric.units': '地址单元数',
+      'metric.demand': '有需求客户数',
+      'metric.surveyed': '已摸查',
+      'metric.area_km2': '面积（平方公里）',
+      'group.share': '渗透与份额',
+      'group.money': '收入',
+      'group.field': '摸查与商机',
+      'group.mix': '构成',
+      'group.period': '期间变化',
+      'rival.unknown': '未知对手',
+      'card.metrics': '全部指标',
+      'card.rivalMix': '竞争对手分布',
+      'card.noRivals': '暂无竞争或他网客户',
+      'card.children': '下级区域',
+      'card.childrenOf': '{level}（{n}）',
+      'card.drill': '下钻',
+      'card.compareAdd': '加入对比',
+      'card.compareIn': '已加入对比',
+      'card.rank': '排行榜',
+      'card.peopleCells': '负责人按网格单元分配，请下钻至单元查看两条线的负责人。',
+      'card.topCustomers': '重点客户',
+      'card.topCustomersNote': '按月收入排序的前 {n} 位客户',
+      'card.noCustomers': '暂无客户',
+      'card.buildings': '楼宇',
+      'card.units': '{n} 个地址',
+      'card.period': '期间 {p}',
+      'card.asOf': '截至 {d}',
+      'crumb.city': '全市',
+      'compare.open': '对比',
+      'compare.title': '区域对比',
+      'compare.clear': '清空',
+      'compare.remove': '移除',
+      'compare.need': '请至少选择 2 个区域（最多 10 个）：在区域卡片中点击“加入对比”。',
+      'compare.full': '最多对比 10 个区域',
+      'compare.metric': '指标',
+      'compare.charts': '指标对比图',
+      'rank.title': '{name} · {level}排行榜',
+      'rank.rank': '排名',
+      'rank.percentile': '百分位',
+      'rank.name': '名称',
+      'rank.childLevel': '排名对象',
+      'rank.empty': '没有可排名的区域',
+      'search.placeholder': '搜索地址、客户名称或编码',
+      'search.none': '没有找到匹配结果',
+      'search.error': '搜索失败',
+      'search.kind.unit': '地址',
+      'search.kind.customer': '客户',
+      'search.kind.cell': '网格单元',
+      'search.kind.building': '楼宇',
+      'modal.close': '关闭',
+      'fw.title': '外勤：扫楼与商机跟进',
+      'fw.sweep': '本月扫楼覆盖（{from} 至 {to}）',
+      'fw.stale': '{n} 天未走访',
+      'fw.open': '跟进中',
+      'fw.overdue': '已逾期',
+      'fw.won': '已赢单',
+      'fw.lost': '已丢单',
+      'fw.visits': '走访记录',
+      'fw.noVisits': '暂无走访记录',
+      'fw.outcome': '走访结果',
+      'fw.logVisit': '记录走访',
+      'fw.visitSaved': '走访已记录',
+      'fw.followUp': '发起商机跟进',
+      'fw.due': '计划完成日期',
+      'fw.nextStep': '下一步行动',
+      'fw.followSaved': '商机跟进已创建',
+      'outcome.met': '已见面',
+      'outcome.not_met': '未见到',
+      'outcome.refused': '拒绝',
+      'outcome.interested': '有意向',
+      'outcome.signed': '已签约',
+      'outcome.vacant': '空置',
+      'roster.title': '楼宇名册',
+      'roster.floors': '楼层数',
+      'btype.campus': '校园',
+      'btype.office_tower': '写字楼',
+      'btype.street_shop': '沿街商铺',
+      'btype.hospital': '医院',
+      'btype.specialist_market': '专业市场',
+      'btype.government': '党政机关',
+      'btype.hotel': '宾馆酒店',
+      'btype.residential': '住宅',
+      'btype.industrial_park': '产业园区',
+      'unit.title': '地址卡片',
+      'legend.dots': '地址点（按客户状态）',
+      'unit.back': '返回',
+      'unit.edit': '更新市场信息',
+      'unit.market': '市场信息',
+      'unit.save': '保存',
+      'unit.saved': '已保存（版本 {v}）',
+      'unit.nothing': '没有修改任何字段',
+      'unit.readOnly': '您的角色只能查看，不能修改地址信息',
+      'unit.floor': '{f} 层',
+      'unit.changedAt': '最近修改',
+      'unit.conflict': '该地址已被 {who} 于 {at} 修改',
+      'unit.conflictNote': '表单已更新为最新值，请核对后重新保存。',
+      'unit.f.status': '客户状态',
+      'unit.f.fixed_lines_own': '本网固话',
+      'unit.f.fixed_lines_rival': '他网固话',
+      'unit.f.broadband_own': '本网宽带',
+      'unit.f.broadband_rival': '他网宽带',
+      'unit.f.ld_minutes_own': '本网长途分钟/月',
+      'unit.f.ld_minutes_rival': '他网长途分钟/月',
+      'unit.f.revenue_month': '月收入（元）',
+      'unit.f.contract_end': '合同到期日',
+      'unit.f.rival_operator': '竞争对手',
+      'unit.f.contact_name': '联系人',
+      'unit.f.contact_phone': '联系电话',
+      'unit.f.note': '备注',
+    },
+    en: {
+      'ctl.metric': 'Metric',
+      'ctl.level': 'Level',
+      'ctl.method': 'Classes',
+      'ctl.asOf': 'As of',
+      'ctl.period': 'Period',
+      'ctl.featureGrid': 'Characteristic grid',
+      'fg.none': '— none highlighted —',
+      'fg.title': 'Characteristic grid',
+      'fg.members': 'Member cells',
+      'fg.districts': 'Districts covered',
+      'fg.legend': 'Purple outline: member cells of the characteristic grid',
+      'fg.clear': 'Clear highlight',
+      'level.city': 'City',
+      'level.district': 'District',
+      'level.grid': 'Grid',
+      'level.cell': 'Cell',
+      'level.h3': 'H3',
+      'level.building': 'Building',
+      'level.feature_grid': 'Characteristic grid',
+      'method.quantile': 'Quantiles',
+      'method.jenks': 'Natural breaks',
+      'method.category': 'Dominant category',
+      'legend.areas': '{method} · {level}',
+      'legend.count.district': 'number of districts',
+      'legend.count.grid': 'number of grids',
+      'legend.count.cell': 'number of cells',
+      'legend.count.h3': 'number of hexagons',
+      'legend.h3': 'H3 resolution {r}',
+      'metric.fixed_line_penetration': 'Fixed-line penetration',
+      'metric.broadband_penetration': 'Broadband penetration',
+      'metric.long_distance_share': 'Long-distance share',
+      'metric.line_share': 'Line share',
+      'metric.exclusivity': 'Exclusivity',
+      'metric.revenue': 'Revenue (monthly)',
+      'metric.revenue_density': 'Revenue density',
+      'metric.arpa': 'Revenue per customer',
+      'metric.coverage': 'Market-space info coverage',
+      'metric.opportunity': 'Opportunities',
+      'metric.expiring_90d': 'Contracts expiring in 90 days',
+      'metric.status_mix': 'Status mix (dominant status)',
+      'metric.rival_mix': 'Rival mix (dominant rival)',
+      'metric.churned': 'Churned',
+      'metric.won': 'Won',
+      'metric.new_own_lines': 'New own lines',
+      'metric.units': 'Address units',
+      'metric.demand': 'Customers with demand',
+      'metric.surveyed': 'Surveyed',
+      'metric.area_km2': 'Area (km²)',
+      'group.share': 'Penetration and share',
+      'group.money': 'Revenue',
+      'group.field': 'Survey and opportunities',
+      'group.mix': 'Mix',
+      'group.period': 'Change over the period',
+      'rival.unknown': 'Unknown rival',
+      'card.metrics': 'All metrics',
+      'card.rivalMix': 'Rival mix',
+      'card.noRivals': 'No competing or other-network customer',
+      'card.children': 'Sub-areas',
+      'card.childrenOf': '{level}s ({n})',
+      'card.drill': 'Drill down',
+      'card.compareAdd': 'Add to compare',
+      'card.compareIn': 'In comparison',
+      'card.rank': 'League table',
+      'card.peopleCells': 'People are assigned per cell: drill down to a cell to see who answers for it on both axes.',
+      'card.topCustomers': 'Top customers',
+      'card.topCustomersNote': 'Top {n} customers by monthly revenue',
+      'card.noCustomers': 'No customer',
+      'card.buildings': 'Buildings',
+      'card.units': '{n} addresses',
+      'card.period': 'period {p}',
+      'card.asOf': 'as of {d}',
+      'crumb.city': 'Whole city',
+      'compare.open': 'Compare',
+      'compare.title': 'Compare areas',
+      'compare.clear': 'Clear',
+      'compare.remove': 'Remove',
+      'compare.need': 'Pick at least 2 areas (at most 10): click “Add to compare” on an area card.',
+      'compare.full': 'At most 10 areas can be compared',
+      'compare.metric': 'Metric',
+      'compare.charts': 'Side-by-side charts',
+      'rank.title': '{name} · league table of {level}s',
+      'rank.rank': 'Rank',
+      'rank.percentile': 'Percentile',
+      'rank.name': 'Name',
+      'rank.childLevel': 'Ranking',
+      'rank.empty': 'No area to rank',
+      'search.placeholder': 'Search address, customer name or code',
+      'search.none': 'No match',
+      'search.error': 'Search failed',
+      'search.kind.unit': 'Address',
+      'search.kind.customer': 'Customer',
+      'search.kind.cell': 'Cell',
+      'search.kind.building': 'Building',
+      'modal.close': 'Close',
+      'fw.title': 'Field work: sweeps and follow-ups',
+      'fw.sweep': 'Sweep coverage this month ({from} to {to})',
+      'fw.stale': 'Not visited for {n} days',
+      'fw.open': 'Open',
+      'fw.overdue': 'Overdue',
+      'fw.won': 'Won',
+      'fw.lost': 'Lost',
+      'fw.visits': 'Visits',
+      'fw.noVisits': 'No visit yet',
+      'fw.outcome': 'Outcome',
+      'fw.logVisit': 'Log visit',
+      'fw.visitSaved': 'Visit logged',
+      'fw.followUp': 'Open a follow-up',
+      'fw.due': 'Due date',
+      'fw.nextStep': 'Next step',
+      'fw.followSaved': 'Follow-up opened',
+      'outcome.met': 'Met',
+      'outcome.not_met': 'Not met',
+      'outcome.refused': 'Refused',
+      'outcome.interested': 'Interested',
+      'outcome.signed': 'Signed',
+      'outcome.vacant': 'Vacant',
+      'roster.title': 'Building roster',
+      'roster.floors': 'Floors',
+      'btype.campus': 'Campus',
+      'btype.office_tower': 'Office tower',
+      'btype.street_shop': 'Street shop',
+      'btype.hospital': 'Hospital',
+      'btype.specialist_market': 'Specialist market',
+      'btype.government': 'Government',
+      'btype.hotel': 'Hotel',
+      'btype.residential': 'Residential',
+      'btype.industrial_park': 'Industrial park',
+      'unit.title': 'Address card',
+      'legend.dots': 'Address dots (by status)',
+      'unit.back': 'Back',
+      'unit.edit': 'Update market information',
+      'unit.market': 'Market information',
+      'unit.save': 'Save',
+      'unit.saved': 'Saved (version {v})',
+      'unit.nothing': 'No field was changed',
+      'unit.readOnly': 'Your role may view addresses but not change them',
+      'unit.floor': 'floor {f}',
+      'unit.changedAt': 'Last changed',
+      'unit.conflict': 'Changed by {who} at {at}',
+      'unit.conflictNote': 'The form now shows the latest values: check them and save again.',
+      'unit.f.status': 'Status',
+      'unit.f.fixed_lines_own': 'Own fixed lines',
+      'unit.f.fixed_lines_rival': 'Rival fixed lines',
+      'unit.f.broadband_own': 'Own broadband',
+      'unit.f.broadband_rival': 'Rival broadband',
+      'unit.f.ld_minutes_own': 'Own long-distance min/month',
+      'unit.f.ld_minutes_rival': 'Rival long-distance min/month',
+      'unit.f.revenue_month': 'Monthly revenue (RMB)',
+      'unit.f.contract_end': 'Contract end',
+      'unit.f.rival_operator': 'Rival operator',
+      'unit.f.contact_name': 'Contact',
+      'unit.f.contact_phone': 'Contact phone',
+      'unit.f.note': 'Note',
+    },
+  };
+  Object.assign(I18N['zh-CN'], I18N_VIEWS['zh-CN']);
+  Object.assign(I18N.en, I18N_VIEWS.en);
+
+  /** The metrics a holistic view can show (METRICS.md keys) and how they read. */
+  const METRICS = [
+    { key: 'penetration', fmt: 'pct', group: 'share', ramp: 'blue' },
+    { key: 'fixed_line_penetration', fmt: 'pct', group: 'share', ramp: 'blue' },
+    { key: 'broadband_penetration', fmt: 'pct', group: 'share', ramp: 'blue' },
+    { key: 'long_distance_share', fmt: 'pct', group: 'share', ramp: 'blue' },
+    { key: 'line_share', fmt: 'pct', group: 'share', ramp: 'blue' },
+    { key: 'exclusivity', fmt: 'pct', group: 'share', ramp: 'blue' },
+    { key: 'revenue', fmt: 'money', group: 'money', ramp: 'green' },
+    { key: 'revenue_density', fmt: 'density', group: 'money', ramp: 'green' },
+    { key: 'arpa', fmt: 'money', group: 'money', ramp: 'green' },
+    { key: 'coverage', fmt: 'pct', group: 'field', ramp: 'purple' },
+    { key: 'opportunity', fmt: 'int', group: 'field', ramp: 'orange' },
+    { key: 'expiring_90d', fmt: 'int', group: 'field', ramp: 'orange' },
+    { key: 'units', fmt: 'int', group: 'field', ramp: 'purple' },
+    { key: 'demand', fmt: 'int', group: 'field', ramp: 'purple' },
+    { key: 'status_mix', fmt: 'category', group: 'mix' },
+    { key: 'rival_mix', fmt: 'category', group: 'mix' },
+    { key: 'churned', fmt: 'int', group: 'period', ramp: 'orange', period: true },
+    { key: 'won', fmt: 'int', group: 'period', ramp: 'green', period: true },
+    { key: 'new_own_lines', fmt: 'int', group: 'period', ramp: 'green', period: true },
+  ];
+  const METRIC_GROUPS = ['share', 'money', 'field', 'mix', 'period'];
+  // ColorBrewer sequential ramps, 5 classes each (colour-blind safe)
+  const RAMPS = {
+    blue: ['#ffffcc', '#a1dab4', '#41b6c4', '#2c7fb8', '#253494'],
+    green: ['#ffffcc', '#c2e699', '#78c679', '#31a354', '#006837'],
+    orange: ['#ffffb2', '#fecc5c', '#fd8d3c', '#f03b20', '#bd0026'],
+    purple: ['#feebe2', '#fbb4b9', '#f768a1', '#c51b8a', '#7a0177'],
+  };
+  // ColorBrewer Set2 for rivals (categorical)
+  const RIVAL_COLORS = ['#66c2a5', '#fc8d62', '#8da0cb', '#e78ac3', '#a6d854', '#ffd92f', '#e5c494'];
+  const LEVELS = ['district', 'grid', 'cell', 'h3'];
+  const CHILD_LEVEL = { city: 'district', district: 'grid', grid: 'cell', feature_grid: 'cell', cell: 'building' };
+  const COMPARE_METRICS = ['penetration', 'fixed_line_penetration', 'long_distance_share', 'coverage', 'revenue', 'opportunity'];
+  const metricDef = (key) => METRICS.find((m) => m.key === key) || METRICS[0];
+  /** The H3 resolution shown at a zoom: about 30 px across a hexagon. */
+  const h3Resolution = (zoom) => Math.max(5, Math.min(12, Math.floor(zoom) - 4));
+
   // ColorBrewer YlGnBu 5 (colour-blind safe), low → high penetration
   const RAMP = ['#ffffcc', '#a1dab4', '#41b6c4', '#2c7fb8', '#253494'];
   const NO_DATA = '#bfc5cc';
@@ -585,6 +940,22 @@
     ownCells: [],
     view: 'map', // 'map' or 'admin'
     admin: null, // the administration pages' state (see adminState)
+    // the holistic view: metric, level (district|grid|cell|h3), classes, as-of date, period, drill-down path
+    mv: { metric: 'penetration', level: 'cell', method: 'quantile', asOf: '', period: '', path: [] },
+    layerLevel: null, // the level drawn, as asked of the API (h3:9 ...)
+    pendingLevel: null,
+    layerBox: null,
+    cityRow: null, // the city's own metrics
+    children: null, // drill-down list of the selected area: {key, status, rows}
+    customers: null, // its top customers: {key, status, rows}
+    fieldWork: null, // the selected cell's sweep and follow-ups: {code, status, sweep, follow}
+    compare: [], // areas picked for comparison: [{level, id, name}]
+    modal: null, // compare or league table: {kind, status, ...}
+    featureGrids: null,
+    fg: null, // the characteristic grid highlighted: {code, row, features, codes, status}
+    fgOutline: null,
+    search: null,
+    unit: null, // the address card: {id, status, data, ...}
   };
 
   function t(key) {
@@ -612,11 +983,12 @@
   // ---------------------------------------------------------------- API
 
   class ApiError extends Error {
-    constructor(status, detail, field = null) {
+    constructor(status, detail, field = null, data = null) {
       super(detail || `HTTP ${status}`);
       this.status = status;
       this.detail = detail;
       this.field = field;
+      this.data = data;
     }
   }
 
@@ -633,8 +1005,8 @@
     return [null, null];
   }
 
-  async function api(path, { method = 'GET', body } = {}) {
-    const headers = { Accept: 'application/json' };
+  async function api(path, { method = 'GET', body, headers: extra } = {}) {
+    const headers = { Accept: 'application/json', ...(extra || {}) };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
     const res = await fetch(path, {
@@ -646,7 +1018,7 @@
     if (res.status === 204) return null;
     const type = res.headers.get('content-type') || '';
     const data = type.includes('json') ? await res.json().catch(() => null) : null;
-    if (!res.ok) throw new ApiError(res.status, ...errorOf(data));
+    if (!res.ok) throw new ApiError(res.status, ...errorOf(data), data);
     return data;
   }
 
@@ -662,6 +1034,7 @@
     document.documentElement.lang = state.lang;
     document.title = `${t('app.title')} · gridmarket`;
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.querySelectorAll('[data-i18n-placeholder]').forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
     document.querySelectorAll('.gm-lang-btn').forEach((b) => {
       b.setAttribute('aria-pressed', String(b.dataset.lang === state.lang));
     });
@@ -676,9 +1049,14 @@
       if (zin) { zin.title = t('map.zoomin'); zin.setAttribute('aria-label', t('map.zoomin')); }
       if (zout) { zout.title = t('map.zoomout'); zout.setAttribute('aria-label', t('map.zoomout')); }
     }
+    renderControls();
     renderLegend();
     renderPanel();
     renderArea();
+    renderFgBox();
+    renderSearch();
+    renderModal();
+    if (state.cellLayer) state.cellLayer.eachLayer((l) => { if (l.isTooltipOpen && l.isTooltipOpen()) l.closeTooltip(); });
     $('gm-myarea').title = t('header.myArea');
     if (state.user) showView(state.view);
     if (state.view === 'admin') renderAdmin();
@@ -726,6 +1104,7 @@
     initMap();
     route();
     loadCities();
+    loadFeatureGrids();
   }
 
   function renderUser() {
@@ -809,7 +1188,9 @@
       L.tileLayer(CONFIG.tile_url, { attribution: esc(CONFIG.tile_attribution || ''), maxZoom: 19 }).addTo(map);
     }
     map.on('click', () => selectCell(null));
+    map.on('zoomend moveend', onViewChange);
     state.map = map;
+    addUnitsLayer();
 
     if (window.ResizeObserver) {
       state.resizeObserver = new ResizeObserver(() => map.invalidateSize({ debounceMoveend: true }));
@@ -826,7 +1207,13 @@
       cities: [], city: null, cells: null, classes: [], selected: null, cellLayer: null, districtLayers: [],
       hoverOutline: null, selectedOutline: null, highlightRenderer: null, ownRenderer: null, ownOutline: null,
       detail: null, area: null, areaOpen: false, ownCells: [],
+      layerLevel: null, pendingLevel: null, layerBox: null, cityRow: null, children: null, customers: null, compare: [],
+      featureGrids: null, fg: null, fgOutline: null, search: null, unit: null, unitsLayer: null, unitMarker: null, street: false,
     });
+    state.mv = { metric: 'penetration', level: 'cell', method: 'quantile', asOf: '', period: '', path: [] };
+    closeModal();
+    renderFgBox();
+    renderSearch();
     renderArea();
     delete window.gmMap;
     setMapStatus(null);
@@ -886,21 +1273,124 @@
     const seq = ++state.loadSeq;
     document.body.removeAttribute('data-ready');
     state.city = state.cities.find((c) => c.code === code) || null;
+    state.mv.path = [];
+    state.cityRow = null;
     $('gm-city-select').value = code;
     setMapStatus('map.loading');
-    const base = `/api/v1/cities/${encodeURIComponent(code)}`;
     let districts;
-    let cells;
     try {
-      [districts, cells] = await Promise.all([api(`${base}/districts`), api(`${base}/cells`)]);
+      districts = await api(`/api/v1/cities/${encodeURIComponent(code)}/districts`);
     } catch (err) {
       if (seq === state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
       return;
     }
     if (seq !== state.loadSeq || !state.map) return;
-    draw(districts, cells);
-    setMapStatus(cells.features && cells.features.length ? null : 'map.nocells');
+    drawDistricts(districts);
+    fitCity();
+    loadCityRow(code);
+    await loadLayer();
+  }
+
+  /** The city's own figures (metrics at level city) for the overview card. */
+  async function loadCityRow(code) {
+    try {
+      const q = viewParams({ level: 'city', city: code });
+      const body = await api(`/api/v1/metrics?${q}`);
+      if (!state.city || state.city.code !== code) return;
+      state.cityRow = (body.areas || []).find((a) => String(a.code) === code) || null;
+      if (!state.selected) renderPanel();
+    } catch (err) {
+      handleApiFailure(err);
+    }
+  }
+
+  function fitCity() {
+    const city = state.city;
+    if (city && Array.isArray(city.bbox) && city.bbox.length === 4 && city.bbox.every(isNum)) {
+      const [minx, miny, maxx, maxy] = city.bbox;
+      const bounds = L.latLngBounds([miny, minx], [maxy, maxx]);
+      if (bounds.isValid()) { state.map.fitBounds(bounds, { padding: [24, 24], animate: false }); return true; }
+    }
+    const lines = state.districtLayers[1];
+    if (lines && lines.getBounds().isValid()) { state.map.fitBounds(lines.getBounds(), { padding: [24, 24], animate: false }); return true; }
+    return false;
+  }
+
+  /** Query parameters shared by every metric request: as-of date and period. */
+  function viewParams(extra) {
+    const q = new URLSearchParams(extra);
+    if (state.mv.asOf) q.set('as_of', state.mv.asOf);
+    if (state.mv.period) q.set('period', state.mv.period);
+    return q;
+  }
+
+  /** The level asked of the API: H3 takes its resolution from the zoom. */
+  function apiLevel() {
+    if (state.mv.level !== 'h3') return state.mv.level;
+    const zoom = state.map && state.map._loaded ? state.map.getZoom() : 11;
+    return `h3:${h3Resolution(zoom)}`;
+  }
+
+  /** Load and draw the areas of the chosen level (inside the drilled-into area, if any). */
+  async function loadLayer({ select = null, keepUnit = false } = {}) {
+    if (!state.city || !state.map) return;
+    const seq = ++state.loadSeq;
+    document.body.removeAttribute('data-ready');
+    const level = apiLevel();
+    const q = viewParams({ level, city: state.city.code, format: 'geojson' });
+    const last = state.mv.path[state.mv.path.length - 1];
+    if (last) q.set(last.level, last.id);
+    let box = null;
+    if (level.startsWith('h3:') && Number(level.slice(3)) >= 10) {
+      // fine hexagons: only around the view
+      box = state.map.getBounds().pad(0.5);
+      q.set('bbox', [box.getWest(), box.getSouth(), box.getEast(), box.getNorth()].map((v) => v.toFixed(6)).join(','));
+    }
+    state.pendingLevel = level;
+    setMapStatus('map.loading');
+    let fc;
+    try {
+      fc = await api(`/api/v1/metrics?${q}`);
+    } catch (err) {
+      if (seq === state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
+      return;
+    }
+    if (seq !== state.loadSeq || !state.map) return;
+    state.pendingLevel = null;
+    state.layerLevel = level;
+    state.layerBox = box;
+    drawAreas(fc);
+    if (!state.city.bbox && !last && state.cellLayer.getBounds().isValid()) state.map.fitBounds(state.cellLayer.getBounds());
+    setMapStatus(fc.features && fc.features.length ? null : 'map.nocells');
+    if (select) {
+      const layer = state.cellLayer.getLayers().find((l) => String(l.feature.properties.code) === String(select));
+      if (layer) selectCell(layer, keepUnit);
+    }
     markReady();
+  }
+
+  const STREET_ZOOM = 15;
+  const isStreet = () => Boolean(state.map && state.map._loaded && state.map.getZoom() >= STREET_ZOOM);
+
+  /** At street zoom the areas fade so that the address dots stand out. */
+  function applyStreetStyle() {
+    const street = isStreet();
+    if (street === state.street) return;
+    state.street = street;
+    if (state.cellLayer) state.cellLayer.setStyle({ fillOpacity: street ? 0.3 : CELL_STYLE.fillOpacity });
+    renderLegend();
+  }
+
+  /** Follow the zoom with the H3 resolution (and the view with fine hexagons). */
+  function onViewChange() {
+    applyStreetStyle();
+    if (!state.city || state.mv.level !== 'h3') return;
+    const level = apiLevel();
+    if (level === (state.pendingLevel || state.layerLevel)) {
+      if (!state.layerBox || state.pendingLevel || state.layerBox.contains(state.map.getBounds())) return;
+    }
+    clearTimeout(state.viewTimer);
+    state.viewTimer = setTimeout(() => loadLayer(), 150);
   }
 
   function markReady() {
@@ -911,8 +1401,13 @@
     }));
   }
 
+  /** Colours of k classes taken evenly from a 5-colour ramp. */
+  function rampColours(ramp, m) {
+    return m === 1 ? [ramp[2]] : Array.from({ length: m }, (_, i) => ramp[Math.round((i * (ramp.length - 1)) / (m - 1))]);
+  }
+
   /** Quantile classes over the values: non-empty, non-overlapping [min, max] ranges of actual values. */
-  function quantileClasses(values, k = N_CLASSES) {
+  function quantileClasses(values, k = N_CLASSES, ramp = RAMP) {
     const sorted = values.filter(isNum).sort((a, b) => a - b);
     if (!sorted.length) return [];
     const uniq = [];
@@ -937,7 +1432,7 @@
       prev = best;
     }
     ends.push(uniq.length - 1);
-    const colours = m === 1 ? [RAMP[2]] : ends.map((_, i) => RAMP[Math.round((i * (RAMP.length - 1)) / (m - 1))]);
+    const colours = rampColours(ramp, m);
     let start = 0;
     return ends.map((end, i) => {
       const cls = { min: uniq[start], max: uniq[end], color: colours[i], count: cum[end] - (start ? cum[start - 1] : 0) };
@@ -946,29 +1441,85 @@
     });
   }
 
+  /** Natural breaks (Jenks), by the optimal 1-D k-means of simple-statistics (ckmeans). */
+  function jenksClasses(values, k = N_CLASSES, ramp = RAMP) {
+    const nums = values.filter(isNum);
+    if (!nums.length) return [];
+    const m = Math.min(k, new Set(nums).size);
+    const clusters = window.ss.ckmeans(nums, m);
+    const colours = rampColours(ramp, clusters.length);
+    return clusters.map((c, i) => ({ min: c[0], max: c[c.length - 1], color: colours[i], count: c.length }));
+  }
+
+  /** The value an area shows for a metric: a number, a category key, or null (no data). */
+  function valueOf(p, key = state.mv.metric) {
+    if (!p) return null;
+    if (key === 'status_mix') {
+      let best = null;
+      STATUSES.forEach((s) => { const n = p[`n_${s.key}`] || 0; if (n > 0 && (!best || n > best.n)) best = { key: s.key, n }; });
+      return best ? best.key : null;
+    }
+    if (key === 'rival_mix') {
+      const mix = p.rival_mix || {};
+      let best = null;
+      Object.keys(mix).sort().forEach((name) => { if (mix[name] > 0 && (!best || mix[name] > best.n)) best = { key: name, n: mix[name] }; });
+      return best ? best.key : null;
+    }
+    return isNum(p[key]) ? p[key] : null;
+  }
+
+  const rivalLabel = (name) => (name === 'unknown' ? t('rival.unknown') : name);
+
+  /** The classes of the metric shown over the areas drawn. */
+  function classify(features) {
+    const def = metricDef(state.mv.metric);
+    const values = features.map((f) => valueOf(f.properties));
+    if (def.key === 'status_mix') {
+      return STATUSES.map((s) => ({ key: s.key, color: s.color, count: values.filter((v) => v === s.key).length }));
+    }
+    if (def.key === 'rival_mix') {
+      const counts = {};
+      values.forEach((v) => { if (v !== null) counts[v] = (counts[v] || 0) + 1; });
+      return Object.keys(counts).sort((a, b) => counts[b] - counts[a] || a.localeCompare(b))
+        .map((key, i) => ({ key, color: RIVAL_COLORS[i % RIVAL_COLORS.length], count: counts[key] }));
+    }
+    const ramp = RAMPS[def.ramp] || RAMP;
+    return state.mv.method === 'jenks' ? jenksClasses(values, N_CLASSES, ramp) : quantileClasses(values, N_CLASSES, ramp);
+  }
+
   function colorFor(value) {
-    if (!isNum(value)) return NO_DATA;
-    const cls = state.classes.find((c) => value >= c.min && value <= c.max);
+    if (value === null || value === undefined) return NO_DATA;
+    const cls = typeof value === 'string'
+      ? state.classes.find((c) => c.key === value)
+      : state.classes.find((c) => isNum(value) && value >= c.min && value <= c.max);
     return cls ? cls.color : NO_DATA;
+  }
+
+  /** A metric value as the page shows it. */
+  function fmtMetric(key, v) {
+    const def = metricDef(key);
+    if (key === 'area_km2') return isNum(v) ? v.toFixed(2) : '—';
+    if (def.fmt === 'category') return v === null || v === undefined ? t('legend.nodata') : key === 'status_mix' ? t(`status.${v}`) : rivalLabel(v);
+    if (!isNum(v)) return def.fmt === 'pct' ? t('legend.nodata') : '—';
+    if (def.fmt === 'pct') return pct(v);
+    if (def.fmt === 'money') return money(v);
+    if (def.fmt === 'density') return `${money(v)}/km²`;
+    return int(v);
+  }
+
+  /** A class bound in the legend: compact for money. */
+  function fmtBound(key, v) {
+    const def = metricDef(key);
+    if (def.fmt === 'money') return `¥${nfInt.format(v)}`;
+    if (def.fmt === 'density') return `¥${nfInt.format(v)}`;
+    return fmtMetric(key, v);
   }
 
   const cellCode = (f) => (f.id !== undefined && f.id !== null ? String(f.id) : String(f.properties.code));
 
-  function draw(districtsFc, cellsFc) {
+  function drawDistricts(districtsFc) {
     const map = state.map;
-    if (state.cellLayer) state.cellLayer.remove();
     state.districtLayers.forEach((l) => l.remove());
-    state.hoverOutline = outline(state.hoverOutline, null);
-    state.selectedOutline = outline(state.selectedOutline, null);
-    state.ownOutline = outline(state.ownOutline, null);
-    state.selected = null;
-    state.detail = null;
-
-    const features = (cellsFc && cellsFc.features) || [];
-    state.cells = features;
-    state.classes = quantileClasses(features.map((f) => f.properties.penetration));
-    const colorOf = {};
-
     const fillRenderer = L.canvas({ pane: 'gm-district-fill' });
     const lineRenderer = L.canvas({ pane: 'gm-district-line' });
     const districtFill = L.geoJSON(districtsFc, {
@@ -988,12 +1539,32 @@
       },
     }).addTo(map);
     state.districtLayers = [districtFill, districtLine];
+  }
 
-    const cellLayer = L.geoJSON(cellsFc, {
+  function drawAreas(fc) {
+    const map = state.map;
+    if (state.cellLayer) state.cellLayer.remove();
+    state.hoverOutline = outline(state.hoverOutline, null);
+    state.selectedOutline = outline(state.selectedOutline, null);
+    state.ownOutline = outline(state.ownOutline, null);
+    state.selected = null;
+    state.detail = null;
+    state.children = null;
+    state.customers = null;
+
+    const features = (fc && fc.features) || [];
+    state.cells = features;
+    state.classes = classify(features);
+    const colorOf = {};
+    const level = state.layerLevel;
+    const style = level === 'district' || level === 'grid' ? { ...CELL_STYLE, weight: 1.2 } : CELL_STYLE;
+
+    state.street = isStreet();
+    const cellLayer = L.geoJSON(fc, {
       style: (f) => {
-        const color = colorFor(f.properties.penetration);
+        const color = colorFor(valueOf(f.properties));
         colorOf[cellCode(f)] = color;
-        return { ...CELL_STYLE, fillColor: color };
+        return { ...style, fillColor: color, fillOpacity: state.street ? 0.3 : style.fillOpacity };
       },
       onEachFeature: (f, layer) => {
         layer.bindTooltip(() => tooltipHtml(f.properties), { sticky: true, direction: 'top', offset: [0, -8], className: 'gm-tip' });
@@ -1009,29 +1580,27 @@
     }).addTo(map);
     state.cellLayer = cellLayer;
 
-    const city = state.city;
-    let bounds = null;
-    if (city && Array.isArray(city.bbox) && city.bbox.length === 4 && city.bbox.every(isNum)) {
-      const [minx, miny, maxx, maxy] = city.bbox;
-      bounds = L.latLngBounds([miny, minx], [maxy, maxx]);
-    }
-    if (!bounds || !bounds.isValid()) bounds = cellLayer.getBounds();
-    if (!bounds.isValid()) bounds = districtLine.getBounds();
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24] });
-    else map.setView([35, 105], 4);
-
     window.gmMap = {
       map,
       cellLayer,
-      classes: state.classes.map(({ min, max, color }) => ({ min, max, color })),
+      level,
+      metric: state.mv.metric,
+      method: state.mv.method,
+      classes: state.classes.map(({ min, max, key, color }) => (key !== undefined ? { key, color } : { min, max, color })),
       colorOf,
       noDataColor: NO_DATA,
-      city: city ? city.code : null,
+      city: state.city ? state.city.code : null,
       ownCells: [],
+      fgCells: state.fg && state.fg.codes ? state.fg.codes.slice() : [],
     };
     applyArea(false);
+    applyFeatureGrid(false);
+    renderControls();
     renderLegend();
     renderPanel();
+    const last = state.mv.path[state.mv.path.length - 1];
+    if (last) loadChildren(last.level, last.id);
+    else if (state.city) loadChildren('city', state.city.code);
   }
 
   /** Replace an outline overlay of one feature or a list (or remove it when null); returns the new overlay. */
@@ -1172,16 +1741,92 @@
         : !d.everything && !cityWide && !d.cell_count ? html`<p class="gm-axis-empty">${t('area.noCells')}</p>` : ''}`.s;
   }
 
-  function selectCell(layer) {
+  /** The level of an area drawn on the map: its feature's own level (h3:9, cell, ...). */
+  const levelOf = (p) => String((p && p.level) || state.layerLevel || 'cell');
+  const levelName = (level) => t(`level.${String(level).startsWith('h3') ? 'h3' : level}`);
+
+  function selectCell(layer, keepUnit = false) {
+    if (state.unit && !keepUnit) { state.unit = null; markUnit(null); }
     state.selected = layer;
     state.selectedOutline = outline(state.selectedOutline, layer ? layer.feature : null, SELECTED_STYLES);
     $('gm-panel').classList.toggle('is-open', Boolean(layer));
-    const code = layer ? String(layer.feature.properties.code) : null;
-    if (!code) state.detail = null;
-    else if (!state.detail || state.detail.code !== code) {
+    const p = layer ? layer.feature.properties : null;
+    const code = p ? String(p.code) : null;
+    if (!code) { state.detail = null; state.children = null; state.customers = null; }
+    else if (levelOf(p) === 'cell') {
+      if (!state.detail || state.detail.code !== code) {
+        $('gm-panel').scrollTop = 0;
+        loadCellDetail(code);
+        loadCellUnits(code);
+        loadChildren('cell', code);
+        loadFieldWork(code);
+      }
+    } else {
+      state.detail = null;
       $('gm-panel').scrollTop = 0;
-      loadCellDetail(code);
-      loadCellUnits(code);
+      if (CHILD_LEVEL[levelOf(p)]) loadChildren(levelOf(p), code);
+      else { state.children = null; state.customers = null; }
+    }
+    renderPanel();
+  }
+
+  const CUSTOMER_LEVELS = ['cell', 'grid', 'district', 'city', 'feature_grid'];
+
+  /** The area's customers with the most monthly revenue (over the units the user may read). */
+  async function loadTopCustomers(level, id) {
+    const key = `${level}:${id}`;
+    if (!CUSTOMER_LEVELS.includes(level)) { state.customers = null; return; }
+    state.customers = { key, status: 'loading', rows: [] };
+    try {
+      const body = await api(`/api/v1/areas/${encodeURIComponent(level)}/${encodeURIComponent(id)}/top-customers?limit=10`);
+      if (!state.customers || state.customers.key !== key) return;
+      state.customers = { key, status: 'ok', rows: body.customers || [] };
+    } catch (err) {
+      if (handleApiFailure(err) || !state.customers || state.customers.key !== key) return;
+      state.customers.status = 'error';
+    }
+    renderPanel();
+  }
+
+  function customersSection() {
+    const c = state.customers;
+    if (!c) return '';
+    let body;
+    if (c.status === 'loading') body = html`<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p>`;
+    else if (c.status === 'error') body = html`<p class="gm-inline-error">${t('card.loadError')}</p>`;
+    else if (!c.rows.length) body = html`<p class="gm-axis-empty">${t('card.noCustomers')}</p>`;
+    else {
+      body = html`<ol class="gm-customers">${c.rows.map((r, i) => html`
+        <li class="gm-customer" data-customer="${r.code}">
+          <button type="button" class="gm-customer-btn" data-open-unit="${r.first_unit}">
+            <span class="gm-customer-rank">${i + 1}</span>
+            <span class="gm-customer-main"><span class="gm-customer-name">${r.name}</span>
+              <span class="gm-customer-meta">${r.industry || '—'} · ${tf('card.units', { n: int(r.units) })}${r.rival_units ? html` · <span class="gm-customer-rival">${t('status.other_network')} ${int(r.rival_units)}</span>` : ''}</span></span>
+            <span class="gm-customer-revenue">${money(r.revenue)}</span>
+          </button>
+        </li>`)}</ol>`;
+    }
+    return html`
+      <section class="gm-section gm-top-customers">
+        <h3 class="gm-section-title gm-section-row"><span>${t('card.topCustomers')}</span>
+          ${c.status === 'ok' && c.rows.length ? html`<span class="gm-section-count">${tf('card.topCustomersNote', { n: c.rows.length })}</span>` : ''}</h3>
+        ${body}
+      </section>`;
+  }
+
+  /** Drill-down list of an area: the areas of the next level inside it. */
+  async function loadChildren(level, id) {
+    loadTopCustomers(level, id);
+    const key = `${level}:${id}`;
+    state.children = { key, status: 'loading', rows: [] };
+    try {
+      const q = viewParams({});
+      const body = await api(`/api/v1/metrics/${encodeURIComponent(level)}/${encodeURIComponent(id)}/children?${q}`);
+      if (!state.children || state.children.key !== key) return;
+      state.children = { key, status: 'ok', rows: body.areas || [] };
+    } catch (err) {
+      if (handleApiFailure(err) || !state.children || state.children.key !== key) return;
+      state.children.status = 'error';
     }
     renderPanel();
   }
@@ -1225,19 +1870,6 @@
     renderPanel();
   }
 
-  function onPanelClick(ev) {
-    const btn = ev.target.closest('[data-card-action]');
-    if (!btn || !state.detail) return;
-    const code = state.detail.code;
-    if (btn.dataset.cardAction === 'more') {
-      btn.disabled = true;
-      loadCellUnits(code);
-    } else if (btn.dataset.cardAction === 'retry-detail') {
-      loadCellDetail(code);
-      renderPanel();
-    }
-  }
-
   // ---------------------------------------------------------------- legend, tooltip, panel
 
   function renderLegend() {
@@ -1245,24 +1877,40 @@
     const classes = state.classes;
     $('gm-legend').hidden = !state.cells;
     if (!state.cells) { list.replaceChildren(); return; }
-    const nulls = state.cells.filter((f) => !isNum(f.properties.penetration)).length;
-    const range = (c) => (c.min === c.max ? pct(c.min) : `${pct(c.min)} – ${pct(c.max)}`);
-    const item = (color, label, count, extra) => html`
-      <li class="gm-legend-item${extra}" data-color="${color}">
+    const key = state.mv.metric;
+    const def = metricDef(key);
+    $('gm-legend-title').textContent = t(`metric.${key}`);
+    const method = def.fmt === 'category' ? t('method.category') : t(`method.${state.mv.method}`);
+    const level = String(state.layerLevel || 'cell');
+    let sub = tf('legend.areas', { method, level: t(`legend.count.${level.startsWith('h3') ? 'h3' : level}`) });
+    if (level.startsWith('h3:')) sub += ` · ${tf('legend.h3', { r: level.slice(3) })}`;
+    $('gm-legend-sub').textContent = sub;
+    const nulls = state.cells.filter((f) => valueOf(f.properties) === null).length;
+    const range = (c) => (c.min === c.max ? fmtBound(key, c.min) : `${fmtBound(key, c.min)} – ${fmtBound(key, c.max)}`);
+    const item = (color, text, count, extra, attrs) => html`
+      <li class="gm-legend-item${extra}" data-color="${color}"${attrs}>
         <span class="gm-swatch" style="background:${color}"></span>
-        <span class="gm-legend-label">${label}</span>
+        <span class="gm-legend-label">${text}</span>
         <span class="gm-legend-count">${int(count)}</span>
       </li>`;
-    list.innerHTML = toHtml([
-      ...classes.slice().reverse().map((c) => item(c.color, range(c), c.count, '')),
-      item(NO_DATA, t('legend.nodata'), nulls, ' is-nodata'),
-    ]);
+    const rows = def.fmt === 'category'
+      ? classes.map((c) => item(c.color, fmtMetric(key, c.key), c.count, '', new Raw(` data-key="${esc(c.key)}"`)))
+      : classes.slice().reverse().map((c) => item(c.color, range(c), c.count, '', new Raw(` data-min="${c.min}" data-max="${c.max}"`)));
+    list.innerHTML = toHtml([...rows, item(NO_DATA, t('legend.nodata'), nulls, ' is-nodata', '')]);
+    const dots = $('gm-legend-dots');
+    dots.hidden = !state.street || !state.unitsLayer;
+    dots.innerHTML = dots.hidden ? '' : html`<div class="gm-legend-dots-title">${t('legend.dots')}</div>
+      <div class="gm-legend-dots-items">${STATUSES.map((x) => html`<span class="gm-legend-dot" data-status="${x.key}"><span class="gm-dot" style="background:${x.color}"></span>${t(`status.${x.key}`)}</span>`)}</div>`.s;
   }
 
   function tooltipHtml(p) {
+    const key = state.mv.metric;
+    const extra = key === 'penetration' ? '' : html`<div class="gm-tip-row"><span>${t('field.penetration')}</span><b>${pct(p.penetration)}</b></div>`;
     return html`
       <div class="gm-tip-name">${p.name || p.code}</div>
-      <div class="gm-tip-row"><span>${t('field.penetration')}</span><b>${pct(p.penetration)}</b></div>
+      <div class="gm-tip-level">${levelName(levelOf(p))}${p.name && p.code && p.name !== p.code ? ` · ${p.code}` : ''}</div>
+      <div class="gm-tip-row gm-tip-main"><span>${t(`metric.${key}`)}</span><b>${fmtMetric(key, valueOf(p))}</b></div>
+      ${extra}
       <div class="gm-tip-row"><span>${t('field.units')}</span><b>${int(p.units)}</b></div>`.s;
   }
 
@@ -1290,50 +1938,170 @@
 
   const countsOf = (p) => Object.fromEntries(STATUSES.map((s) => [s.key, p[`n_${s.key}`] || 0]));
 
-  function kpis(penetration, coverage, revenue) {
+  /** Horizontal bars of the rivals' customers. */
+  function rivalMix(p) {
+    const mix = p.rival_mix || {};
+    const names = Object.keys(mix).filter((k) => mix[k] > 0).sort((a, b) => mix[b] - mix[a] || a.localeCompare(b));
+    const top = names.length ? mix[names[0]] : 0;
+    const total = names.reduce((acc, k) => acc + mix[k], 0);
+    return html`
+      <section class="gm-section gm-rivals">
+        <h3 class="gm-section-title">${t('card.rivalMix')}</h3>
+        ${names.length ? html`<ul class="gm-bars">${names.map((k, i) => html`
+          <li class="gm-bar-row" data-rival="${k}">
+            <span class="gm-bar-label">${rivalLabel(k)}</span>
+            <span class="gm-bar-track"><span class="gm-bar" style="width:${((100 * mix[k]) / top).toFixed(2)}%;background:${RIVAL_COLORS[i % RIVAL_COLORS.length]}"></span></span>
+            <span class="gm-bar-value">${int(mix[k])}<span class="gm-muted"> · ${pct(ratio(mix[k], total))}</span></span>
+          </li>`)}</ul>` : html`<p class="gm-axis-empty">${t('card.noRivals')}</p>`}
+      </section>`;
+  }
+
+  const CARD_METRICS = {
+    share: ['penetration', 'fixed_line_penetration', 'broadband_penetration', 'long_distance_share', 'line_share', 'exclusivity'],
+    money: ['revenue', 'revenue_density', 'arpa'],
+    field: ['units', 'surveyed', 'coverage', 'demand', 'opportunity', 'expiring_90d', 'area_km2'],
+    period: ['churned', 'won', 'new_own_lines'],
+  };
+
+  /** Every metric of METRICS.md for the area, grouped. */
+  function metricTable(p) {
+    const shown = state.mv.metric;
+    const groups = Object.entries(CARD_METRICS).map(([g, keys]) => html`
+      <tbody data-group="${g}">
+        <tr class="gm-metric-group"><th colspan="2">${t(`group.${g}`)}${g === 'period' && state.mv.period ? html` <span class="gm-muted">${tf('card.period', { p: state.mv.period })}</span>` : ''}</th></tr>
+        ${keys.map((k) => html`<tr data-metric="${k}" class="${k === shown ? 'is-shown' : ''}"><td>${t(`metric.${k}`)}</td><td class="gm-num">${fmtMetric(k, p[k])}</td></tr>`)}
+      </tbody>`);
+    return html`
+      <section class="gm-section">
+        <h3 class="gm-section-title gm-section-row"><span>${t('card.metrics')}</span>${state.mv.asOf ? html`<span class="gm-section-count">${tf('card.asOf', { d: state.mv.asOf })}</span>` : ''}</h3>
+        <table class="gm-metric-table">${groups}</table>
+      </section>`;
+  }
+
+  function kpis(p) {
+    const key = state.mv.metric;
+    const main = valueOf(p);
+    const color = colorFor(main);
+    const others = ['penetration', 'coverage', 'revenue'].filter((k) => k !== key).slice(0, 2);
     return html`
       <div class="gm-kpis">
-        <div class="gm-kpi gm-kpi-main">
-          <span class="gm-kpi-label">${t('field.penetration')}</span>
-          <span class="gm-kpi-value">${colorFor(penetration) !== NO_DATA ? html`<span class="gm-swatch" style="background:${colorFor(penetration)}"></span>` : ''}${pct(penetration)}</span>
+        <div class="gm-kpi gm-kpi-main" data-metric="${key}">
+          <span class="gm-kpi-label">${t(`metric.${key}`)}</span>
+          <span class="gm-kpi-value">${color !== NO_DATA ? html`<span class="gm-swatch" style="background:${color}"></span>` : ''}${fmtMetric(key, main)}</span>
         </div>
-        <div class="gm-kpi">
-          <span class="gm-kpi-label">${t('field.coverage')}</span>
-          <span class="gm-kpi-value">${pct(coverage)}</span>
-        </div>
-        <div class="gm-kpi">
-          <span class="gm-kpi-label">${t('field.revenue')}</span>
-          <span class="gm-kpi-value">${money(revenue)}</span>
-        </div>
+        ${others.map((k) => html`
+          <div class="gm-kpi" data-metric="${k}">
+            <span class="gm-kpi-label">${t(`metric.${k}`)}</span>
+            <span class="gm-kpi-value">${fmtMetric(k, p[k])}</span>
+          </div>`)}
       </div>`;
   }
 
-  function cellCard(p) {
-    const type = p.type ? (I18N[state.lang][`type.${p.type}`] ? t(`type.${p.type}`) : p.type) : t('type.none');
-    const source = p.source ? t(`source.${p.source}`) : '';
-    const grid = p.grid_name ? (p.grid_code ? `${p.grid_name}（${p.grid_code}）` : p.grid_name) : p.grid_code;
+  const inCompare = (level, id) => state.compare.some((a) => a.level === level && a.id === String(id));
+
+  /** The buttons of an area card: drill down, compare, league table. */
+  function cardActions(level, p) {
+    const id = String(p.code ?? p.id);
+    const last = state.mv.path[state.mv.path.length - 1];
+    const drilledHere = last && last.level === level && String(last.id) === id && !state.selected;
+    const drill = (level === 'district' || level === 'grid' || level === 'cell') && !drilledHere;
+    const rank = level === 'city' || level === 'district' || level === 'grid' || level === 'feature_grid';
+    const comparable = level !== 'building';
+    const inCmp = inCompare(level, id);
     return html`
-      <div class="gm-card" data-cell="${p.code}">
-        <div class="gm-card-head">
-          <h2 class="gm-card-title">${p.name || p.code}</h2>
-          <div class="gm-card-code">${p.code}${source ? html` · <span class="gm-badge gm-badge-${p.source}">${source}</span>` : ''}</div>
-        </div>
-        <dl class="gm-kv">
+      <div class="gm-card-actions">
+        ${drill ? html`<button type="button" class="gm-btn gm-btn-primary gm-btn-sm" data-card-action="drill">${t('card.drill')}</button>` : ''}
+        ${comparable ? html`<button type="button" class="gm-btn gm-btn-sm" data-card-action="compare" aria-pressed="${String(inCmp)}"${!inCmp && state.compare.length >= 10 ? new Raw(' disabled') : ''}>${t(inCmp ? 'card.compareIn' : 'card.compareAdd')}</button>` : ''}
+        ${rank ? html`<button type="button" class="gm-btn gm-btn-sm" data-card-action="rank">${t('card.rank')}</button>` : ''}
+      </div>`;
+  }
+
+  /** The drill-down list: children with the metric shown, each opening its own card. */
+  function childrenSection() {
+    const c = state.children;
+    if (!c) return '';
+    const key = state.mv.metric;
+    let body;
+    if (c.status === 'loading') body = html`<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p>`;
+    else if (c.status === 'error') body = html`<p class="gm-inline-error">${t('card.loadError')}</p>`;
+    else if (!c.rows.length) body = html`<p class="gm-axis-empty">${t('admin.empty')}</p>`;
+    else {
+      const vals = c.rows.map((r) => valueOf(r)).filter(isNum);
+      const top = vals.length ? Math.max(...vals) : 0;
+      body = html`<ul class="gm-children">${c.rows.map((r) => {
+        const v = valueOf(r);
+        const w = isNum(v) && top > 0 ? (100 * v) / top : 0;
+        const clickable = true;
+        return html`
+          <li class="gm-child" data-level="${r.level}" data-id="${r.code ?? r.id}">
+            <button type="button" class="gm-child-btn" data-child="${r.code ?? r.id}" data-child-level="${r.level}"${clickable ? '' : new Raw(' disabled')}>
+              <span class="gm-child-name">${r.name || r.code}</span>
+              <span class="gm-child-meta">${tf('card.units', { n: int(r.units) })}</span>
+              <span class="gm-bar-track"><span class="gm-bar" style="width:${w.toFixed(2)}%;background:${colorFor(v) === NO_DATA ? '#ced4da' : colorFor(v)}"></span></span>
+              <span class="gm-child-value">${fmtMetric(key, v)}</span>
+            </button>
+          </li>`;
+      })}</ul>`;
+    }
+    const childLevel = c.rows.length ? c.rows[0].level : '';
+    return html`
+      <section class="gm-section gm-children-section">
+        <h3 class="gm-section-title gm-section-row"><span>${t('card.children')}</span>
+          ${childLevel ? html`<span class="gm-section-count">${tf('card.childrenOf', { level: levelName(childLevel), n: int(c.rows.length) })}</span>` : ''}</h3>
+        ${body}
+      </section>`;
+  }
+
+  function cardHead(level, p, eyebrow) {
+    const source = level === 'cell' && p.source ? t(`source.${p.source}`) : '';
+    return html`
+      <div class="gm-card-head">
+        <div class="gm-eyebrow">${eyebrow || levelName(level)}</div>
+        <h2 class="gm-card-title">${p.name || p.code}</h2>
+        <div class="gm-card-code">${p.code}${source ? html` · <span class="gm-badge gm-badge-${p.source}">${source}</span>` : ''}</div>
+      </div>`;
+  }
+
+  /** The card of any area: its figures, its mix, who answers for it and its children. */
+  function areaCard(p, level, eyebrow = null, extraClass = '') {
+    const isCell = level === 'cell';
+    let kv = '';
+    if (isCell) {
+      const type = p.type ? (I18N[state.lang][`type.${p.type}`] ? t(`type.${p.type}`) : p.type) : t('type.none');
+      const grid = p.grid_name ? (p.grid_code ? `${p.grid_name}（${p.grid_code}）` : p.grid_name) : p.grid_code;
+      kv = html`<dl class="gm-kv">
           <dt>${t('field.grid')}</dt><dd>${grid || '—'}</dd>
           <dt>${t('field.district')}</dt><dd>${p.district_name || '—'}</dd>
           <dt>${t('field.type')}</dt><dd>${type}</dd>
           <dt>${t('card.featureGrids')}</dt><dd class="gm-fg-cell">${featureGridChips()}</dd>
-        </dl>
-        ${kpis(p.penetration, p.coverage, p.revenue)}
-        ${matrixSection()}
-        <dl class="gm-kv gm-kv-nums gm-section">
-          <dt>${t('field.units')}</dt><dd>${int(p.units)}</dd>
-          <dt>${t('field.surveyed')}</dt><dd>${int(p.surveyed)}</dd>
-          <dt>${t('field.demand')}</dt><dd>${int(p.demand)}</dd>
-        </dl>
+        </dl>`;
+    } else if (p.district_name) {
+      kv = html`<dl class="gm-kv"><dt>${t('field.district')}</dt><dd>${p.district_name}</dd></dl>`;
+    }
+    const people = isCell ? matrixSection()
+      : level === 'building' ? ''
+        : html`<section class="gm-matrix"><h3 class="gm-section-title">${t('card.matrix')}</h3><p class="gm-axis-empty">${t('card.peopleCells')}</p></section>`;
+    const cellAttr = isCell ? new Raw(` data-cell="${esc(p.code)}"`) : '';
+    return html`
+      <div class="gm-card gm-area-card ${extraClass}" data-level="${level}" data-area="${p.code ?? p.id}"${cellAttr}>
+        ${cardHead(level, p, eyebrow)}
+        ${cardActions(level, p)}
+        ${kv}
+        ${kpis(p)}
         ${statusMix(countsOf(p), p.units || 0)}
-        ${addressSection(p)}
+        ${rivalMix(p)}
+        ${people}
+        ${customersSection()}
+        ${metricTable(p)}
+        ${isCell ? '' : childrenSection()}
+        ${isCell ? fieldWorkSection() : ''}
+        ${isCell ? addressSection(p) : ''}
+        ${isCell ? childrenSection() : ''}
       </div>`;
+  }
+
+  function cellCard(p) {
+    return areaCard(p, 'cell');
   }
 
   const initial = (name) => (name ? Array.from(String(name))[0] : '?');
@@ -1403,7 +2171,7 @@
     const contact = u.contact_name || phone;
     return html`
       <li class="gm-addr" data-unit="${u.external_id}">
-        <div class="gm-addr-line">${u.address || u.external_id}</div>
+        <button type="button" class="gm-addr-line gm-addr-open" data-open-unit="${u.external_id}">${u.address || u.external_id}</button>
         <div class="gm-addr-meta">
           <span class="gm-addr-status" data-status="${status}"><span class="gm-dot" style="background:${statusColor(status)}"></span>${label('status', status)}</span>
           <span class="gm-addr-customer">${u.customer_name || t('addr.noCustomer')}</span>
@@ -1445,21 +2213,28 @@
   }
 
   function overviewCard() {
+    const last = state.mv.path[state.mv.path.length - 1];
+    if (last && last.props) {
+      return areaCard(last.props, last.level, `${levelName(last.level)} · ${state.city ? state.city.name : ''}`, 'gm-overview');
+    }
+    const city = state.city;
+    if (state.cityRow) {
+      const p = { ...state.cityRow, name: city ? city.name : state.cityRow.name };
+      return html`${areaCard(p, 'city', t('panel.overview'), 'gm-overview')}<p class="gm-hint">${t('panel.hint')}</p>`;
+    }
     const cells = state.cells || [];
     const sum = (key) => cells.reduce((acc, f) => acc + (Number(f.properties[key]) || 0), 0);
     const units = sum('units');
     const counts = Object.fromEntries(STATUSES.map((s) => [s.key, sum(`n_${s.key}`)]));
     const demand = counts.stock + counts.competing + counts.other_network + counts.potential;
-    const city = state.city;
     return html`
       <div class="gm-card gm-overview">
         <div class="gm-card-head">
           <div class="gm-eyebrow">${t('panel.overview')}</div>
           <h2 class="gm-card-title">${city ? city.name : '—'}</h2>
         </div>
-        ${kpis(ratio(counts.stock + counts.competing, demand), ratio(units - counts.unknown, units), sum('revenue'))}
         <dl class="gm-kv gm-kv-nums">
-          <dt>${t('panel.cells')}</dt><dd>${int(cells.length)}</dd>
+          <dt>${t('field.penetration')}</dt><dd>${pct(ratio(counts.stock + counts.competing, demand))}</dd>
           <dt>${t('field.units')}</dt><dd>${int(units)}</dd>
           <dt>${t('field.demand')}</dt><dd>${int(demand)}</dd>
         </dl>
@@ -1473,7 +2248,979 @@
     const layer = state.selected;
     $('gm-panel-close').hidden = !layer;
     if (!state.cells) { body.replaceChildren(); return; }
-    body.innerHTML = (layer ? cellCard(layer.feature.properties) : overviewCard()).s;
+    const p = layer ? layer.feature.properties : null;
+    if (state.unit) {
+      $('gm-panel-close').hidden = false;
+      const kept = keepFieldWorkInput(body);
+      body.innerHTML = unitCard().s;
+      kept();
+      return;
+    }
+    body.innerHTML = (layer ? areaCard(p, levelOf(p)) : overviewCard()).s;
+  }
+
+  /**
+   * What the user has typed into the card's visit and follow-up forms survives a re-render of the
+   * panel (the visits list arrives after the card, figures refresh after a save elsewhere); the
+   * returned function puts it back. A form just submitted successfully starts empty again.
+   */
+  function keepFieldWorkInput(body) {
+    const s = state.unit;
+    const typed = [];
+    for (const id of ['gm-visit-form', 'gm-followup-form']) {
+      const form = body.querySelector(`#${id}`);
+      if (!form) continue;
+      if (s && s.fwReset === id) continue;
+      for (const el of form.elements) {
+        if (!el.name) continue;
+        const changed = el.tagName === 'SELECT'
+          ? Array.from(el.options).some((o) => o.selected !== o.defaultSelected)
+          : el.value !== el.defaultValue;
+        if (changed) typed.push({ id, name: el.name, value: el.value, focused: document.activeElement === el });
+      }
+    }
+    if (s) s.fwReset = null;
+    return () => {
+      for (const f of typed) {
+        const el = body.querySelector(`#${f.id}`)?.elements.namedItem(f.name);
+        if (!el) continue;
+        el.value = f.value;
+        if (f.focused) el.focus();
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- holistic views: controls, drill-down, breadcrumbs
+
+  /** A new as-of date or period: every figure changes, so reload what is shown. */
+  function reloadView() {
+    if (!state.city) return;
+    loadCityRow(state.city.code);
+    loadFeatureGrids();
+    const sel = state.selected ? String(state.selected.feature.properties.code) : null;
+    loadLayer({ select: sel });
+    if (state.fg) openFeatureGrid(state.fg.code);
+    if (state.modal && state.modal.kind === 'compare') loadCompare();
+    if (state.modal && state.modal.kind === 'rank') loadRank();
+  }
+
+  /** Draw the metric picker, the level buttons, the method and the period field as the state says. */
+  function renderControls() {
+    const mv = state.mv;
+    const sel = $('gm-metric');
+    sel.innerHTML = toHtml(METRIC_GROUPS.map((g) => html`
+      <optgroup label="${t(`group.${g}`)}">${METRICS.filter((m) => m.group === g).map((m) => html`
+        <option value="${m.key}"${m.key === mv.metric ? new Raw(' selected') : ''}>${t(`metric.${m.key}`)}</option>`)}</optgroup>`));
+    sel.value = mv.metric;
+    document.querySelectorAll('#gm-level [data-level]').forEach((b) => {
+      b.setAttribute('aria-pressed', String(b.dataset.level === mv.level));
+      if (b.dataset.level === 'h3') {
+        const r = String(state.layerLevel || '').startsWith('h3:') ? state.layerLevel.slice(3) : null;
+        b.textContent = r ? `H3·${r}` : t('level.h3');
+      }
+    });
+    $('gm-method').value = mv.method;
+    $('gm-method').disabled = metricDef(mv.metric).fmt === 'category';
+    $('gm-asof').value = mv.asOf || '';
+    if (!$('gm-asof').max) $('gm-asof').max = today();
+    $('gm-period').value = mv.period || '';
+    $('gm-period-wrap').classList.toggle('is-relevant', Boolean(metricDef(mv.metric).period));
+    renderFeatureGridPicker();
+    renderCompareButton();
+    renderCrumbs();
+  }
+
+  function renderCrumbs() {
+    const nav = $('gm-crumbs');
+    const path = state.mv.path;
+    nav.hidden = !state.city;
+    if (!state.city) { nav.replaceChildren(); return; }
+    const items = [{ name: `${state.city.name}`, sub: t('crumb.city') }, ...path.map((p) => ({ name: p.name, sub: levelName(p.level) }))];
+    nav.innerHTML = toHtml(items.map((it, i) => {
+      const lastOne = i === items.length - 1;
+      return html`${i ? html`<span class="gm-crumb-sep" aria-hidden="true">›</span>` : ''}<button type="button" class="gm-crumb${lastOne ? ' is-current' : ''}" data-crumb="${i}"${lastOne ? new Raw(' aria-current="location"') : ''}><span class="gm-crumb-sub">${it.sub}</span>${it.name}</button>`;
+    }));
+  }
+
+  const LEVEL_RANK = { city: 0, district: 1, grid: 2, cell: 3 };
+
+  /** Show an area's children on the map (district → its grids, grid → its cells, cell → street zoom). */
+  function drill(level, p, bounds, selectChild = null) {
+    const id = String(p.code ?? p.id);
+    if (bounds && bounds.isValid()) state.map.fitBounds(bounds, { padding: [40, 40], animate: false, maxZoom: level === 'cell' ? 17 : 16 });
+    if (level === 'cell') return;
+    const rank = LEVEL_RANK[level];
+    state.mv.path = state.mv.path.filter((x) => LEVEL_RANK[x.level] < rank)
+      .concat([{ level, id, name: p.name || id, props: p, bounds }]);
+    state.mv.level = CHILD_LEVEL[level];
+    closeFeatureGrid(false);
+    loadLayer({ select: selectChild });
+  }
+
+  function goCrumb(i) {
+    const path = state.mv.path;
+    if (i >= path.length) return;
+    state.mv.path = path.slice(0, i);
+    const last = state.mv.path[state.mv.path.length - 1];
+    state.mv.level = CHILD_LEVEL[last ? last.level : 'city'];
+    if (last && last.bounds && last.bounds.isValid()) state.map.fitBounds(last.bounds, { padding: [40, 40], animate: false });
+    else fitCity();
+    loadLayer();
+  }
+
+  function setLevel(level) {
+    if (!LEVELS.includes(level)) return;
+    state.mv.level = level;
+    // a level at or above the drilled-into area shows the whole city again
+    const rank = LEVEL_RANK[level] ?? 9;
+    state.mv.path = state.mv.path.filter((x) => LEVEL_RANK[x.level] < rank);
+    loadLayer();
+  }
+
+  /** A new metric or method: re-class and re-colour what is drawn (no request). */
+  function restyle() {
+    if (!state.cellLayer) return;
+    state.classes = classify(state.cells || []);
+    const colorOf = {};
+    state.cellLayer.eachLayer((l) => {
+      const color = colorFor(valueOf(l.feature.properties));
+      colorOf[cellCode(l.feature)] = color;
+      l.setStyle({ fillColor: color });
+    });
+    Object.assign(window.gmMap, {
+      metric: state.mv.metric,
+      method: state.mv.method,
+      classes: state.classes.map(({ min, max, key, color }) => (key !== undefined ? { key, color } : { min, max, color })),
+      colorOf,
+    });
+    renderControls();
+    renderLegend();
+    renderPanel();
+    markReady();
+  }
+
+  /** The bounds of an area drawn on the map, by code (or null). */
+  function boundsOf(code) {
+    const layer = state.cellLayer && state.cellLayer.getLayers().find((l) => String(l.feature.properties.code) === String(code));
+    return layer ? layer.getBounds() : null;
+  }
+
+  function onPanelClick(ev) {
+    const unitBtn = ev.target.closest('[data-open-unit]');
+    if (unitBtn) { openUnitCard(unitBtn.dataset.openUnit); return; }
+    const unitAct = ev.target.closest('[data-unit-action]');
+    if (unitAct) { closeUnitCard(); return; }
+    const child = ev.target.closest('[data-child]');
+    const btn = ev.target.closest('[data-card-action]');
+    const card = ev.target.closest('.gm-card');
+    const layer = state.selected;
+    const p = layer ? layer.feature.properties : null;
+    const last = state.mv.path[state.mv.path.length - 1];
+    // the card's area: the selected one, or the drilled-into one / the city on the overview
+    const area = p ? { level: levelOf(p), props: p, bounds: layer.getBounds() }
+      : last ? { level: last.level, props: last.props, bounds: last.bounds }
+        : state.cityRow && state.city ? { level: 'city', props: { ...state.cityRow, name: state.city.name }, bounds: null } : null;
+    if (child && child.dataset.childLevel === 'building') { openRoster(child.dataset.child); return; }
+    if (child && area) {
+      const childId = child.dataset.child;
+      const childLevel = child.dataset.childLevel;
+      // the child is drawn: select it; otherwise drill into its parent first
+      const drawn = state.cellLayer && state.cellLayer.getLayers().find((l) => String(l.feature.properties.code) === childId
+        && levelOf(l.feature.properties) === childLevel);
+      if (drawn) { selectCell(drawn); state.map.fitBounds(drawn.getBounds(), { padding: [60, 60], maxZoom: 16 }); return; }
+      if (area.level === 'city') { state.mv.level = childLevel; state.mv.path = []; loadLayer({ select: childId }); return; }
+      drill(area.level, area.props, area.bounds, childId);
+      return;
+    }
+    if (!btn || !card) return;
+    const action = btn.dataset.cardAction;
+    if (action === 'more' && state.detail) { btn.disabled = true; loadCellUnits(state.detail.code); return; }
+    if (action === 'retry-detail' && state.detail) { loadCellDetail(state.detail.code); renderPanel(); return; }
+    if (!area) return;
+    const id = String(area.props.code ?? area.props.id);
+    if (action === 'drill') drill(area.level, area.props, area.bounds);
+    else if (action === 'compare') toggleCompare(area.level, id, area.props.name || id);
+    else if (action === 'rank') openRank(area.level, id, area.props.name || id);
+  }
+
+  // ---------------------------------------------------------------- compare
+
+  function toggleCompare(level, id, name) {
+    if (inCompare(level, id)) state.compare = state.compare.filter((a) => !(a.level === level && a.id === id));
+    else if (state.compare.length < 10) state.compare.push({ level, id, name });
+    renderCompareButton();
+    renderPanel();
+    if (state.modal && state.modal.kind === 'compare') loadCompare();
+  }
+
+  function renderCompareButton() {
+    const n = state.compare.length;
+    $('gm-compare-count').textContent = String(n);
+    $('gm-compare-open').disabled = n === 0;
+    $('gm-compare-open').classList.toggle('is-ready', n >= 2);
+  }
+
+  function openModal(kind, data = {}) {
+    state.modal = { kind, status: 'loading', ...data };
+    $('gm-modal').hidden = false;
+    renderModal();
+  }
+
+  function closeModal() {
+    state.modal = null;
+    $('gm-modal').hidden = true;
+    $('gm-modal-body').replaceChildren();
+  }
+
+  async function loadCompare() {
+    const m = state.modal;
+    if (!m || m.kind !== 'compare') return;
+    if (state.compare.length < 2) { m.status = 'need'; renderModal(); return; }
+    m.status = 'loading';
+    renderModal();
+    const q = viewParams({});
+    state.compare.forEach((a) => q.append('area', `${a.level}:${a.id}`));
+    try {
+      const body = await api(`/api/v1/metrics/compare?${q}`);
+      if (state.modal !== m) return;
+      Object.assign(m, { status: 'ok', rows: body.areas || [] });
+    } catch (err) {
+      if (handleApiFailure(err) || state.modal !== m) return;
+      Object.assign(m, { status: 'error', error: errorText(err) });
+    }
+    renderModal();
+  }
+
+  const COMPARE_ROWS = ['units', 'demand', 'penetration', 'fixed_line_penetration', 'broadband_penetration', 'long_distance_share',
+    'line_share', 'exclusivity', 'coverage', 'revenue', 'revenue_density', 'arpa', 'opportunity', 'expiring_90d', 'churned', 'won', 'new_own_lines'];
+
+  function compareHtml(m) {
+    const chips = html`<div class="gm-compare-chips">${state.compare.map((a) => html`
+      <span class="gm-chip gm-chip-x" data-cmp="${a.level}:${a.id}"><span class="gm-chip-type">${levelName(a.level)}</span>${a.name}
+        <button type="button" class="gm-chip-remove" data-modal-action="remove" data-cmp="${a.level}:${a.id}" aria-label="${t('compare.remove')}" title="${t('compare.remove')}">&times;</button></span>`)}
+      ${state.compare.length ? html`<button type="button" class="gm-link-btn" data-modal-action="clear">${t('compare.clear')}</button>` : ''}</div>`;
+    if (m.status === 'need') return html`${chips}<p class="gm-hint">${t('compare.need')}</p>`;
+    if (m.status === 'loading') return html`${chips}<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p>`;
+    if (m.status === 'error') return html`${chips}<p class="gm-inline-error">${m.error}</p>`;
+    const rows = m.rows;
+    const table = html`
+      <div class="gm-table-scroll"><table class="gm-table gm-compare-table">
+        <thead><tr><th>${t('compare.metric')}</th>${rows.map((r) => html`<th class="gm-num" data-area="${r.level}:${r.code ?? r.id}">${r.name || r.code}<div class="gm-sub">${levelName(r.level)}</div></th>`)}</tr></thead>
+        <tbody>${COMPARE_ROWS.map((k) => {
+          const vals = rows.map((r) => r[k]).filter(isNum);
+          const best = vals.length > 1 ? Math.max(...vals) : null;
+          return html`<tr data-metric="${k}"><td>${t(`metric.${k}`)}</td>${rows.map((r) => html`<td class="gm-num${isNum(r[k]) && r[k] === best ? ' is-best' : ''}">${fmtMetric(k, r[k])}</td>`)}</tr>`;
+        })}</tbody>
+      </table></div>`;
+    const charts = html`<div class="gm-compare-charts">${COMPARE_METRICS.map((k) => {
+      const vals = rows.map((r) => r[k]);
+      const top = Math.max(0, ...vals.filter(isNum));
+      return html`<figure class="gm-chart" data-metric="${k}"><figcaption>${t(`metric.${k}`)}</figcaption>
+        <ul class="gm-bars">${rows.map((r, i) => html`<li class="gm-bar-row"><span class="gm-bar-label">${r.name || r.code}</span>
+          <span class="gm-bar-track"><span class="gm-bar" style="width:${isNum(r[k]) && top > 0 ? ((100 * r[k]) / top).toFixed(2) : 0}%;background:${RIVAL_COLORS[i % RIVAL_COLORS.length]}"></span></span>
+          <span class="gm-bar-value">${fmtMetric(k, r[k])}</span></li>`)}</ul></figure>`;
+    })}</div>`;
+    return html`${chips}${table}<h3 class="gm-section-title">${t('compare.charts')}</h3>${charts}`;
+  }
+
+  // ---------------------------------------------------------------- league table
+
+  function openRank(level, id, name) {
+    const childLevel = level === 'grid' ? 'cell' : 'cell';
+    openModal('rank', { level, id, name, childLevel, metric: metricDef(state.mv.metric).fmt === 'category' ? 'penetration' : state.mv.metric, sort: null });
+    loadRank();
+  }
+
+  async function loadRank() {
+    const m = state.modal;
+    if (!m || m.kind !== 'rank') return;
+    m.status = 'loading';
+    renderModal();
+    const q = viewParams({ child_level: m.childLevel, metric: m.metric });
+    try {
+      const body = await api(`/api/v1/metrics/${encodeURIComponent(m.level)}/${encodeURIComponent(m.id)}/rank?${q}`);
+      if (state.modal !== m) return;
+      Object.assign(m, { status: 'ok', rows: body.areas || [] });
+    } catch (err) {
+      if (handleApiFailure(err) || state.modal !== m) return;
+      Object.assign(m, { status: 'error', error: errorText(err) });
+    }
+    renderModal();
+  }
+
+  const RANK_COLS = ['units', 'penetration', 'fixed_line_penetration', 'long_distance_share', 'coverage', 'revenue', 'opportunity'];
+
+  function rankHtml(m) {
+    const numeric = METRICS.filter((x) => x.fmt !== 'category');
+    const levels = m.level === 'grid' ? ['cell'] : ['cell', 'grid'];
+    const tools = html`
+      <div class="gm-toolbar gm-rank-tools">
+        <label class="gm-ctl"><span class="gm-ctl-label">${t('rank.childLevel')}</span>
+          <select data-modal-input="childLevel">${levels.map((l) => html`<option value="${l}"${l === m.childLevel ? new Raw(' selected') : ''}>${levelName(l)}</option>`)}</select></label>
+        <label class="gm-ctl"><span class="gm-ctl-label">${t('ctl.metric')}</span>
+          <select data-modal-input="metric">${numeric.map((x) => html`<option value="${x.key}"${x.key === m.metric ? new Raw(' selected') : ''}>${t(`metric.${x.key}`)}</option>`)}</select></label>
+      </div>`;
+    if (m.status === 'loading') return html`${tools}<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p>`;
+    if (m.status === 'error') return html`${tools}<p class="gm-inline-error">${m.error}</p>`;
+    if (!m.rows.length) return html`${tools}<p class="gm-hint">${t('rank.empty')}</p>`;
+    const cols = [m.metric, ...RANK_COLS.filter((k) => k !== m.metric)];
+    const rows = m.rows.slice();
+    if (m.sort) {
+      const { key, dir } = m.sort;
+      rows.sort((a, b) => {
+        const x = key === 'name' ? String(a.name || a.code) : a[key];
+        const y = key === 'name' ? String(b.name || b.code) : b[key];
+        if (x === y) return (a.rank || 0) - (b.rank || 0);
+        if (x === null || x === undefined) return 1;
+        if (y === null || y === undefined) return -1;
+        const c = typeof x === 'string' ? x.localeCompare(y) : x - y;
+        return dir === 'asc' ? c : -c;
+      });
+    }
+    const arrow = (key) => (m.sort && m.sort.key === key ? (m.sort.dir === 'asc' ? ' ▲' : ' ▼') : '');
+    const th = (key, text, cls = 'gm-num') => html`<th class="${cls} gm-sortable" data-sort="${key}" aria-sort="${m.sort && m.sort.key === key ? (m.sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}">${text}${arrow(key)}</th>`;
+    return html`${tools}
+      <div class="gm-table-scroll gm-rank-scroll"><table class="gm-table gm-rank-table">
+        <thead><tr>${th('rank', t('rank.rank'))}${th('name', t('rank.name'), '')}${cols.map((k) => th(k, t(`metric.${k}`)))}${th('percentile', t('rank.percentile'))}</tr></thead>
+        <tbody>${rows.map((r) => html`<tr data-code="${r.code}" data-level="${r.level}">
+          <td class="gm-num"><span class="gm-rank-badge${r.rank <= 3 ? ` is-top${r.rank}` : ''}">${int(r.rank)}</span></td>
+          <td><span class="gm-named">${r.name || r.code}<span class="gm-mono gm-sub">${r.code}</span></span></td>
+          ${cols.map((k, i) => html`<td class="gm-num${i === 0 ? ' is-shown' : ''}">${fmtMetric(k, r[k])}</td>`)}
+          <td class="gm-num gm-muted">${isNum(r.percentile) ? pct(r.percentile) : '—'}</td></tr>`)}</tbody>
+      </table></div>`;
+  }
+
+  function renderModal() {
+    const m = state.modal;
+    if (!m) return;
+    $('gm-modal-close').title = t('modal.close');
+    $('gm-modal-close').setAttribute('aria-label', t('modal.close'));
+    $('gm-modal').dataset.kind = m.kind;
+    if (m.kind === 'compare') {
+      $('gm-modal-title').textContent = t('compare.title');
+      $('gm-modal-body').innerHTML = compareHtml(m).s;
+    } else if (m.kind === 'rank') {
+      $('gm-modal-title').textContent = tf('rank.title', { name: m.name, level: levelName(m.childLevel) });
+      $('gm-modal-body').innerHTML = rankHtml(m).s;
+    } else if (m.kind === 'roster') {
+      const b = m.data && m.data.building;
+      $('gm-modal-title').textContent = b ? `${t('roster.title')} · ${b.name || b.code}` : t('roster.title');
+      $('gm-modal-body').innerHTML = rosterHtml(m).s;
+    }
+  }
+
+  function onModalClick(ev) {
+    const m = state.modal;
+    if (!m) return;
+    if (ev.target === $('gm-modal')) { closeModal(); return; }
+    const sort = ev.target.closest('[data-sort]');
+    if (sort && m.kind === 'rank') {
+      const key = sort.dataset.sort;
+      const dir = m.sort && m.sort.key === key && m.sort.dir === 'desc' ? 'asc' : (key === 'name' || key === 'rank') && !(m.sort && m.sort.key === key) ? 'asc' : 'desc';
+      m.sort = { key, dir };
+      renderModal();
+      return;
+    }
+    const row = ev.target.closest('.gm-rank-table tbody tr');
+    if (row && m.kind === 'rank') {
+      const { code, level } = row.dataset;
+      closeModal();
+      if (state.mv.level !== level || state.mv.path.length) { state.mv.level = level; state.mv.path = []; loadLayer({ select: code }); return; }
+      const b = boundsOf(code);
+      const layer = state.cellLayer.getLayers().find((l) => String(l.feature.properties.code) === code);
+      if (layer) { selectCell(layer); if (b) state.map.fitBounds(b, { padding: [60, 60], maxZoom: 16 }); }
+      return;
+    }
+    const room = ev.target.closest('[data-room]');
+    if (room && m.kind === 'roster') { closeModal(); openUnitCard(room.dataset.room); return; }
+    const act = ev.target.closest('[data-modal-action]');
+    if (!act) return;
+    if (act.dataset.modalAction === 'clear') { state.compare = []; renderCompareButton(); renderPanel(); loadCompare(); }
+    if (act.dataset.modalAction === 'remove') {
+      const [level, ...rest] = act.dataset.cmp.split(':');
+      toggleCompare(level, rest.join(':'), '');
+    }
+  }
+
+  function onModalInput(ev) {
+    const m = state.modal;
+    const el = ev.target.closest('[data-modal-input]');
+    if (!m || !el || m.kind !== 'rank') return;
+    m[el.dataset.modalInput] = el.value;
+    m.sort = null;
+    loadRank();
+  }
+
+  // ---------------------------------------------------------------- building roster
+
+  function openRoster(code) {
+    openModal('roster', { code, data: null });
+    loadRoster();
+  }
+
+  async function loadRoster() {
+    const m = state.modal;
+    if (!m || m.kind !== 'roster') return;
+    try {
+      const data = await api(`/api/v1/buildings/${encodeURIComponent(m.code)}/roster`);
+      if (state.modal !== m) return;
+      Object.assign(m, { status: 'ok', data });
+    } catch (err) {
+      if (handleApiFailure(err) || state.modal !== m) return;
+      Object.assign(m, { status: 'error', error: errorText(err) });
+    }
+    renderModal();
+  }
+
+  /** Floors (top first) × rooms, each room a tile coloured by its status that opens its card. */
+  function rosterHtml(m) {
+    if (m.status === 'loading') return html`<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p>`;
+    if (m.status === 'error') return html`<p class="gm-inline-error">${m.error}</p>`;
+    const d = m.data;
+    const b = d.building || {};
+    const rooms = (d.floors || []).flatMap((f) => f.rooms || []);
+    const counts = Object.fromEntries(STATUSES.map((x) => [x.key, rooms.filter((r) => (r.status || 'unknown') === x.key).length]));
+    const typeName = b.type ? label('btype', b.type) : '';
+    return html`
+      <div class="gm-roster-head">
+        <dl class="gm-kv gm-roster-kv">
+          <dt>${t('search.kind.cell')}</dt><dd>${b.cell_name || b.cell || '—'}</dd>
+          <dt>${t('roster.floors')}</dt><dd>${int(b.floors)}</dd>
+          <dt>${t('field.units')}</dt><dd data-key="units">${int(d.units)}</dd>
+          ${typeName ? html`<dt>${t('field.type')}</dt><dd>${typeName}</dd>` : ''}
+        </dl>
+        <div class="gm-legend-dots-items gm-roster-legend">${STATUSES.map((x) => html`<span class="gm-legend-dot" data-status="${x.key}"><span class="gm-dot" style="background:${x.color}"></span>${t(`status.${x.key}`)} <b>${int(counts[x.key])}</b></span>`)}</div>
+      </div>
+      <div class="gm-roster">${(d.floors || []).map((f) => html`
+        <div class="gm-roster-floor" data-floor="${f.floor ?? ''}">
+          <div class="gm-roster-flabel">${f.label || (isNum(f.floor) ? tf('unit.floor', { f: f.floor }) : '—')}</div>
+          <div class="gm-roster-rooms">${(f.rooms || []).length ? f.rooms.map((r) => {
+            const st = r.status || 'unknown';
+            return html`<button type="button" class="gm-room gm-room-${st}" data-room="${r.external_id}" data-status="${st}" style="--room:${statusColor(st)}" title="${r.address} · ${t(`status.${st}`)}">
+              <span class="gm-room-no">${r.room || f.label || r.external_id}</span>
+              <span class="gm-room-name">${r.customer_name || t('addr.noCustomer')}</span>
+            </button>`;
+          }) : html`<span class="gm-muted gm-room-empty">—</span>`}</div>
+        </div>`)}</div>`;
+  }
+
+  // ---------------------------------------------------------------- characteristic grids
+
+  async function loadFeatureGrids() {
+    try {
+      const body = await api(`/api/v1/metrics?${viewParams({ level: 'feature_grid' })}`);
+      state.featureGrids = (body.areas || []).slice().sort((a, b) => String(a.code).localeCompare(String(b.code)));
+    } catch (err) {
+      if (handleApiFailure(err)) return;
+      state.featureGrids = [];
+    }
+    renderFeatureGridPicker();
+  }
+
+  function renderFeatureGridPicker() {
+    const sel = $('gm-fg');
+    const list = state.featureGrids || [];
+    const current = state.fg ? state.fg.code : '';
+    sel.innerHTML = toHtml([html`<option value="">${t('fg.none')}</option>`, ...list.map((f) => html`
+      <option value="${f.code}"${f.code === current ? new Raw(' selected') : ''}>${f.name || f.code}</option>`)]);
+    sel.value = current;
+    sel.disabled = !list.length;
+  }
+
+  /** Highlight a characteristic grid's member cells (across districts) and show its own totals. */
+  async function openFeatureGrid(code) {
+    if (!code) { closeFeatureGrid(true); return; }
+    const row = (state.featureGrids || []).find((f) => f.code === code);
+    state.fg = { code, row, features: [], codes: [], status: 'loading' };
+    renderFeatureGridPicker();
+    let fc;
+    try {
+      fc = await api(`/api/v1/metrics?${viewParams({ level: 'cell', feature_grid: code, format: 'geojson' })}`);
+    } catch (err) {
+      if (handleApiFailure(err) || !state.fg || state.fg.code !== code) return;
+      state.fg.status = 'error';
+      return;
+    }
+    if (!state.fg || state.fg.code !== code) return;
+    state.fg = { ...state.fg, status: 'ok', features: fc.features || [], codes: (fc.features || []).map(cellCode) };
+    // its cells may lie in another city than the one shown
+    const bounds = L.geoJSON(fc).getBounds();
+    if (bounds.isValid() && state.city && Array.isArray(state.city.bbox)) {
+      const [minx, miny, maxx, maxy] = state.city.bbox;
+      const c = bounds.getCenter();
+      if (!(c.lng >= minx && c.lng <= maxx && c.lat >= miny && c.lat <= maxy)) {
+        const other = state.cities.find((x) => Array.isArray(x.bbox) && c.lng >= x.bbox[0] && c.lng <= x.bbox[2] && c.lat >= x.bbox[1] && c.lat <= x.bbox[3]);
+        if (other) { await loadCity(other.code); if (!state.fg || state.fg.code !== code) return; }
+      }
+    }
+    applyFeatureGrid(true);
+  }
+
+  function closeFeatureGrid(render = true) {
+    if (!state.fg) return;
+    state.fg = null;
+    state.fgOutline = outline(state.fgOutline, null);
+    if (window.gmMap) window.gmMap.fgCells = [];
+    if (render) { renderFeatureGridPicker(); renderFgBox(); }
+  }
+
+  const FG_STYLES = [
+    { weight: 6, color: '#ffffff', opacity: 0.9, fill: false },
+    { weight: 3, color: '#7048e8', opacity: 1, fill: false, dashArray: '6 4' },
+  ];
+
+  function applyFeatureGrid(fit) {
+    const fg = state.fg;
+    if (!fg || fg.status !== 'ok' || !state.map) { renderFgBox(); return; }
+    state.fgOutline = outline(state.fgOutline, fg.features.length ? fg.features : null, FG_STYLES, 'gm-own');
+    if (window.gmMap) window.gmMap.fgCells = fg.codes.slice();
+    if (fit && fg.features.length) {
+      state.map.fitBounds(L.geoJSON(fg.features).getBounds(), { paddingTopLeft: [340, 60], paddingBottomRight: [40, 40], maxZoom: 15 });
+    }
+    renderFgBox();
+  }
+
+  /** The characteristic grid's box on the map: its totals and its members by district. */
+  function renderFgBox() {
+    const box = $('gm-fgbox');
+    const fg = state.fg;
+    box.hidden = !fg || fg.status !== 'ok';
+    if (box.hidden) { box.replaceChildren(); return; }
+    const p = fg.row || {};
+    const byDistrict = {};
+    fg.features.forEach((f) => {
+      const d = f.properties.district_name || f.properties.district_code || '—';
+      (byDistrict[d] = byDistrict[d] || []).push(f.properties);
+    });
+    const typeName = p.type ? label('type', p.type) : '';
+    box.innerHTML = html`
+      <div class="gm-area-head">
+        <span class="gm-fg-icon" aria-hidden="true"></span>
+        <h2 class="gm-area-title">${p.name || fg.code}</h2>
+        <button type="button" class="gm-area-close" data-fg-action="close" aria-label="${t('fg.clear')}" title="${t('fg.clear')}">&times;</button>
+      </div>
+      <div class="gm-area-role">${t('fg.title')} · ${fg.code}${typeName ? ` · ${typeName}` : ''}</div>
+      <div class="gm-kpis gm-kpis-compact">
+        <div class="gm-kpi"><span class="gm-kpi-label">${t('metric.penetration')}</span><span class="gm-kpi-value">${pct(p.penetration)}</span></div>
+        <div class="gm-kpi"><span class="gm-kpi-label">${t('metric.revenue')}</span><span class="gm-kpi-value">${money(p.revenue)}</span></div>
+      </div>
+      <dl class="gm-kv gm-area-kv">
+        <dt>${t('field.units')}</dt><dd class="gm-area-num" data-key="units">${int(p.units)}</dd>
+        <dt>${t('metric.coverage')}</dt><dd>${pct(p.coverage)}</dd>
+        <dt>${t('metric.opportunity')}</dt><dd>${int(p.opportunity)}</dd>
+        <dt>${t('fg.members')}</dt><dd class="gm-area-num" data-key="cells">${int(fg.features.length)}</dd>
+        <dt>${t('fg.districts')}</dt><dd data-key="districts">${Object.keys(byDistrict).length}</dd>
+      </dl>
+      <ul class="gm-fg-districts">${Object.entries(byDistrict).map(([d, cells]) => html`
+        <li><span class="gm-fg-dname">${d}</span><span class="gm-muted">${cells.map((c) => c.name || c.code).join('、')}</span></li>`)}</ul>
+      <div class="gm-area-legend"><span class="gm-area-swatch gm-fg-swatch"></span>${t('fg.legend')}</div>
+      <div class="gm-card-actions">
+        <button type="button" class="gm-btn gm-btn-sm" data-fg-action="compare">${t(inCompare('feature_grid', fg.code) ? 'card.compareIn' : 'card.compareAdd')}</button>
+        <button type="button" class="gm-btn gm-btn-sm" data-fg-action="rank">${t('card.rank')}</button>
+      </div>`.s;
+  }
+
+  function onFgBoxClick(ev) {
+    const btn = ev.target.closest('[data-fg-action]');
+    if (!btn || !state.fg) return;
+    const fg = state.fg;
+    const name = (fg.row && fg.row.name) || fg.code;
+    if (btn.dataset.fgAction === 'close') closeFeatureGrid(true);
+    else if (btn.dataset.fgAction === 'compare') { toggleCompare('feature_grid', fg.code, name); renderFgBox(); }
+    else if (btn.dataset.fgAction === 'rank') openRank('feature_grid', fg.code, name);
+  }
+
+  // ---------------------------------------------------------------- search
+
+  function onSearchInput() {
+    clearTimeout(state.searchTimer);
+    const q = $('gm-search').value.trim();
+    if (q.length < 2) { state.search = null; renderSearch(); return; }
+    state.searchTimer = setTimeout(() => runSearch(q), 250);
+  }
+
+  async function runSearch(q) {
+    state.search = { q, status: 'loading', results: [] };
+    renderSearch();
+    try {
+      const body = await api(`/api/v1/search?${new URLSearchParams({ q, limit: '12' })}`);
+      if (!state.search || state.search.q !== q) return;
+      state.search = { q, status: 'ok', results: body.results || [] };
+    } catch (err) {
+      if (handleApiFailure(err) || !state.search || state.search.q !== q) return;
+      state.search = { q, status: 'error', results: [] };
+    }
+    renderSearch();
+  }
+
+  function renderSearch() {
+    const list = $('gm-search-results');
+    const s = state.search;
+    list.hidden = !s;
+    if (!s) { list.replaceChildren(); return; }
+    if (s.status === 'loading') { list.innerHTML = html`<li class="gm-search-note"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</li>`.s; return; }
+    if (s.status === 'error') { list.innerHTML = html`<li class="gm-search-note gm-inline-error">${t('search.error')}</li>`.s; return; }
+    if (!s.results.length) { list.innerHTML = html`<li class="gm-search-note">${t('search.none')}</li>`.s; return; }
+    list.innerHTML = toHtml(s.results.map((r, i) => html`
+      <li role="option" class="gm-search-item" data-result="${i}" tabindex="-1">
+        <span class="gm-search-kind gm-search-kind-${r.kind}">${t(`search.kind.${r.kind}`)}</span>
+        <span class="gm-search-main"><span class="gm-search-label">${r.label}</span><span class="gm-search-sub">${r.sub || ''}</span></span>
+        <span class="gm-mono gm-sub">${r.code}</span>
+      </li>`));
+  }
+
+  /** Fly to a search result: its city, its cell selected, zoomed to the point. */
+  async function goToResult(r) {
+    state.search = null;
+    renderSearch();
+    $('gm-search').blur();
+    if (r.city_code && (!state.city || state.city.code !== r.city_code) && state.cities.some((c) => c.code === r.city_code)) {
+      await loadCity(r.city_code);
+    }
+    if (r.cell_code) {
+      if (state.mv.level !== 'cell' || state.mv.path.length) {
+        state.mv.level = 'cell';
+        state.mv.path = [];
+        await loadLayer({ select: r.cell_code });
+      } else {
+        const layer = state.cellLayer.getLayers().find((l) => String(l.feature.properties.code) === r.cell_code);
+        if (layer) selectCell(layer);
+      }
+    }
+    if (isNum(r.lon) && isNum(r.lat)) state.map.flyTo([r.lat, r.lon], r.kind === 'cell' ? 15 : 17, { duration: 0.6 });
+    else if (r.cell_code && boundsOf(r.cell_code)) state.map.flyToBounds(boundsOf(r.cell_code), { maxZoom: 16, duration: 0.6 });
+    state.lastResult = r;
+    if (r.kind === 'unit' && r.code) openUnitCard(r.code);
+    if (r.kind === 'building' && r.code) openRoster(r.code);
+  }
+
+  function onSearchPick(ev) {
+    const li = ev.target.closest('[data-result]');
+    if (!li || !state.search) return;
+    ev.preventDefault();
+    const r = state.search.results[Number(li.dataset.result)];
+    if (r) goToResult(r);
+  }
+
+  function onSearchKey(ev) {
+    if (ev.key === 'Escape') { state.search = null; renderSearch(); return; }
+    if (ev.key === 'Enter' && state.search && state.search.status === 'ok' && state.search.results.length) {
+      ev.preventDefault();
+      goToResult(state.search.results[0]);
+    }
+  }
+
+  // ---------------------------------------------------------------- address card and edit form
+
+  const EDIT_ROLES = ['admin', 'city_manager', 'regional_head', 'specialist_lead', 'grid_manager', 'account_manager'];
+  const UNIT_NUMS = ['fixed_lines_own', 'fixed_lines_rival', 'broadband_own', 'broadband_rival', 'ld_minutes_own', 'ld_minutes_rival', 'revenue_month'];
+  const UNIT_TEXTS = ['rival_operator', 'contract_end', 'contact_name', 'contact_phone'];
+
+  /** The street-zoom layer of address units (static/units_layer.js), coloured by status. */
+  function addUnitsLayer() {
+    if (!window.gmUnitsLayer || !state.map || state.unitsLayer) return;
+    state.unitsLayer = window.gmUnitsLayer(state.map, {
+      statusColors: Object.fromEntries(STATUSES.map((s) => [s.key, s.color])),
+      minZoom: 15,
+      onClick: (p) => openUnitCard(p.external_id),
+      onAggregateClick: (p, ev) => state.map.setView(ev.latlng, Math.min(state.map.getZoom() + 2, 18)),
+    });
+  }
+
+  async function openUnitCard(externalId) {
+    state.unit = { id: externalId, status: 'loading', data: null, error: null, conflict: null, saved: false };
+    $('gm-panel').classList.add('is-open');
+    $('gm-panel').scrollTop = 0;
+    renderPanel();
+    try {
+      const data = await api(`/api/v1/units/${encodeURIComponent(externalId)}`);
+      if (!state.unit || state.unit.id !== externalId) return;
+      Object.assign(state.unit, { status: 'ok', data });
+      markUnit(data);
+      loadVisits(externalId);
+    } catch (err) {
+      if (handleApiFailure(err) || !state.unit || state.unit.id !== externalId) return;
+      Object.assign(state.unit, { status: 'error', error: errorText(err) });
+    }
+    renderPanel();
+  }
+
+  function closeUnitCard() {
+    state.unit = null;
+    markUnit(null);
+    renderPanel();
+  }
+
+  /** A ring around the address whose card is open. */
+  function markUnit(u) {
+    if (state.unitMarker) { state.unitMarker.remove(); state.unitMarker = null; }
+    if (!u || !isNum(u.lat) || !isNum(u.lon) || !state.map) return;
+    state.unitMarker = L.layerGroup([
+      L.circleMarker([u.lat, u.lon], { radius: 11, weight: 5, color: '#ffffff', opacity: 0.95, fill: false, interactive: false, pane: 'gm-highlight', renderer: state.highlightRenderer }),
+      L.circleMarker([u.lat, u.lon], { radius: 11, weight: 2.5, color: '#0b2545', fill: false, interactive: false, pane: 'gm-highlight', renderer: state.highlightRenderer }),
+    ]).addTo(state.map);
+  }
+
+  const unitValue = (u, k) => (u[k] === null || u[k] === undefined ? '' : String(u[k]));
+
+  function unitCard() {
+    const s = state.unit;
+    const back = html`<button type="button" class="gm-link-btn gm-back" data-unit-action="back">‹ ${t('unit.back')}</button>`;
+    if (s.status === 'loading') return html`<div class="gm-card gm-unit-card">${back}<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p></div>`;
+    if (s.status === 'error') return html`<div class="gm-card gm-unit-card">${back}<p class="gm-inline-error">${s.error}</p></div>`;
+    const u = s.data;
+    const canEdit = state.user && EDIT_ROLES.includes(state.user.role);
+    const status = u.status || 'unknown';
+    const c = s.conflict;
+    const conflict = c ? html`
+      <div class="gm-conflict" role="alert">
+        <div class="gm-conflict-title">${tf('unit.conflict', { who: c.changed_by_user || c.changed_by || '?', at: timestamp(c.changed_at) })}</div>
+        <ul class="gm-conflict-list">${Object.keys(c.diff).map((k) => html`<li data-field="${k}"><span>${t(`unit.f.${k}`)}</span><b>${c.diff[k] === '' ? '—' : (k === 'status' ? t(`status.${c.diff[k]}`) : c.diff[k])}</b></li>`)}</ul>
+        <div class="gm-conflict-note">${t('unit.conflictNote')}</div>
+      </div>` : '';
+    const field = (k, type = 'number', extra = '') => html`
+      <label class="gm-field gm-field-sm"><span>${t(`unit.f.${k}`)}</span>
+        <input name="${k}" type="${type}" value="${unitValue(u, k)}"${new Raw(extra)}${canEdit ? '' : new Raw(' disabled')}></label>`;
+    const form = html`
+      <form class="gm-unit-form" id="gm-unit-form" novalidate>
+        <label class="gm-field gm-field-sm gm-field-wide"><span>${t('unit.f.status')}</span>
+          <select name="status"${canEdit ? '' : new Raw(' disabled')}>${STATUSES.map((x) => html`<option value="${x.key}"${x.key === status ? new Raw(' selected') : ''}>${t(`status.${x.key}`)}</option>`)}</select></label>
+        <div class="gm-form-grid">
+          ${field('fixed_lines_own', 'number', ' min="0" step="1"')}${field('fixed_lines_rival', 'number', ' min="0" step="1"')}
+          ${field('broadband_own', 'number', ' min="0" step="1"')}${field('broadband_rival', 'number', ' min="0" step="1"')}
+          ${field('ld_minutes_own', 'number', ' min="0" step="any"')}${field('ld_minutes_rival', 'number', ' min="0" step="any"')}
+          ${field('revenue_month', 'number', ' min="0" step="0.01"')}${field('contract_end', 'date')}
+          ${field('rival_operator', 'text', ' maxlength="64"')}${field('contact_name', 'text', ' maxlength="64"')}
+        </div>
+        ${u.phone_masked ? html`<div class="gm-field gm-field-sm"><span>${t('unit.f.contact_phone')}</span><span class="gm-addr-phone is-masked" title="${t('addr.masked')}">${u.contact_phone || '—'}</span></div>`
+          : field('contact_phone', 'tel', ' maxlength="32"')}
+        <label class="gm-field gm-field-sm gm-field-wide"><span>${t('unit.f.note')}</span><input name="note" type="text" maxlength="500"${canEdit ? '' : new Raw(' disabled')}></label>
+        ${s.formError ? html`<p class="gm-inline-error" data-field="${s.formError.field || ''}">${s.formError.text}</p>` : ''}
+        ${s.saved ? html`<p class="gm-ok-line">${tf('unit.saved', { v: u.version })}</p>` : ''}
+        ${canEdit ? html`<button type="submit" class="gm-btn gm-btn-primary" id="gm-unit-save"${s.saving ? new Raw(' disabled') : ''}>${t(s.saving ? 'admin.busy' : 'unit.save')}</button>`
+          : html`<p class="gm-hint">${t('unit.readOnly')}</p>`}
+      </form>`;
+    const shown = (k) => {
+      if (k === 'revenue_month') return money(u[k]);
+      if (k === 'contact_phone') return u.contact_phone ? html`<span class="gm-addr-phone${u.phone_masked ? ' is-masked' : ''}" title="${u.phone_masked ? t('addr.masked') : ''}">${u.contact_phone}</span>` : '—';
+      return u[k] === null || u[k] === undefined || u[k] === '' ? '—' : isNum(u[k]) ? int(u[k]) : u[k];
+    };
+    const readOnly = html`
+      <h3 class="gm-section-title">${t('unit.market')}</h3>
+      <dl class="gm-kv gm-kv-nums gm-unit-values">${[...UNIT_NUMS, ...UNIT_TEXTS].map((k) => html`<dt>${t(`unit.f.${k}`)}</dt><dd data-field="${k}">${shown(k)}</dd>`)}</dl>
+      <p class="gm-hint gm-readonly-note">${t('unit.readOnly')}</p>`;
+    return html`
+      <div class="gm-card gm-unit-card" data-unit="${u.external_id}" data-version="${u.version}">
+        ${back}
+        <div class="gm-card-head">
+          <div class="gm-eyebrow">${t('unit.title')}</div>
+          <h2 class="gm-card-title">${u.address || u.external_id}</h2>
+          <div class="gm-card-code">${u.external_id} · v${u.version}</div>
+        </div>
+        <div class="gm-unit-status"><span class="gm-dot" style="background:${statusColor(status)}"></span>${label('status', status)}</div>
+        <dl class="gm-kv">
+          <dt>${t('search.kind.customer')}</dt><dd>${u.customer_name || t('addr.noCustomer')}${u.customer_code ? html`<span class="gm-mono gm-sub"> ${u.customer_code}</span>` : ''}</dd>
+          <dt>${t('search.kind.building')}</dt><dd>${u.building_name || '—'}${isNum(u.floor) ? ` · ${tf('unit.floor', { f: u.floor })}` : ''}${u.room ? ` · ${u.room}` : ''}</dd>
+          <dt>${t('search.kind.cell')}</dt><dd class="gm-mono">${u.cell_code || '—'}</dd>
+          <dt>${t('unit.changedAt')}</dt><dd>${timestamp(u.changed_at)}</dd>
+        </dl>
+        ${conflict}
+        ${canEdit ? html`<h3 class="gm-section-title">${t('unit.edit')}</h3>${form}` : readOnly}
+        ${unitFieldWork(u, canEdit)}
+      </div>`;
+  }
+
+  /** The fields of the form that differ from the record shown, as the API wants them. */
+  function unitChanges(form, u) {
+    const out = {};
+    const data = new FormData(form);
+    if (data.get('status') !== null && data.get('status') !== (u.status || 'unknown')) out.status = data.get('status');
+    UNIT_NUMS.forEach((k) => {
+      const raw = data.get(k);
+      if (raw === null) return;
+      const v = raw === '' ? null : Number(raw);
+      const old = u[k] === undefined ? null : u[k];
+      if (v !== old) out[k] = v;
+    });
+    UNIT_TEXTS.forEach((k) => {
+      const raw = data.get(k);
+      if (raw === null) return;
+      const v = raw.trim() === '' ? null : raw.trim();
+      if (v !== (u[k] === undefined ? null : u[k])) out[k] = v;
+    });
+    const note = (data.get('note') || '').trim();
+    if (note) out.note = note;
+    return out;
+  }
+
+  async function onUnitSubmit(ev) {
+    if (ev.target.id === 'gm-visit-form' || ev.target.id === 'gm-followup-form') { onFieldWorkSubmit(ev); return; }
+    if (ev.target.id !== 'gm-unit-form') return;
+    ev.preventDefault();
+    const s = state.unit;
+    if (!s || !s.data || s.saving) return;
+    const body = unitChanges(ev.target, s.data);
+    if (!Object.keys(body).length) { s.formError = { text: t('unit.nothing'), field: null }; renderPanel(); return; }
+    Object.assign(s, { saving: true, formError: null, saved: false });
+    renderPanel();
+    try {
+      const data = await api(`/api/v1/units/${encodeURIComponent(s.id)}`, {
+        method: 'PATCH', body, headers: { 'If-Match': `"${s.data.version}"` },
+      });
+      if (state.unit !== s) return;
+      Object.assign(s, { saving: false, data, saved: true, conflict: null });
+      afterUnitEdit(data);
+    } catch (err) {
+      if (handleApiFailure(err) || state.unit !== s) return;
+      s.saving = false;
+      if (err.status === 409 && err.data && err.data.current) {
+        const cur = err.data.current;
+        const diff = {};
+        ['status', ...UNIT_NUMS, ...UNIT_TEXTS].forEach((k) => { if (unitValue(cur, k) !== unitValue(s.data, k)) diff[k] = unitValue(cur, k); });
+        s.conflict = { changed_by: err.data.changed_by, changed_by_user: err.data.changed_by_user, changed_at: err.data.changed_at, diff };
+        s.data = cur;
+      } else {
+        s.formError = { text: errorText(err), field: err.field };
+      }
+    }
+    renderPanel();
+  }
+
+  /** After an edit: the dots, the cell's colour and figures, the address list are redrawn. */
+  function afterUnitEdit(u) {
+    if (state.unitsLayer) state.unitsLayer.refresh();
+    const selected = state.selected ? String(state.selected.feature.properties.code) : null;
+    if (state.city) loadCityRow(state.city.code);
+    loadLayer({ select: selected || u.cell_code, keepUnit: true }).then(() => {
+      if (state.detail) { state.detail.units = []; loadCellUnits(state.detail.code); }
+    });
+  }
+
+  // ---------------------------------------------------------------- field work: sweeps, visits, follow-ups
+
+  const OUTCOMES = ['met', 'not_met', 'refused', 'interested', 'signed', 'vacant'];
+  const FOLLOW_STATUSES = ['other_network', 'potential'];
+
+  /** A cell's sweep coverage this month and its follow-ups (field-work APIs). */
+  async function loadFieldWork(code) {
+    state.fieldWork = { code, status: 'loading' };
+    try {
+      const enc = encodeURIComponent(code);
+      const [sweep, follow] = await Promise.all([
+        api(`/api/v1/cells/${enc}/sweep?limit=1`),
+        api(`/api/v1/cells/${enc}/follow-ups`),
+      ]);
+      if (!state.fieldWork || state.fieldWork.code !== code) return;
+      state.fieldWork = { code, status: 'ok', sweep, follow };
+    } catch (err) {
+      if (handleApiFailure(err) || !state.fieldWork || state.fieldWork.code !== code) return;
+      state.fieldWork = { code, status: 'error' };
+    }
+    renderPanel();
+  }
+
+  function fieldWorkSection() {
+    const f = state.fieldWork;
+    const code = state.selected ? String(state.selected.feature.properties.code) : null;
+    if (!f || f.code !== code) return '';
+    const title = html`<h3 class="gm-section-title">${t('fw.title')}</h3>`;
+    if (f.status === 'loading') return html`<section class="gm-section gm-fieldwork">${title}<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p></section>`;
+    if (f.status === 'error') return html`<section class="gm-section gm-fieldwork">${title}<p class="gm-inline-error">${t('card.loadError')}</p></section>`;
+    const sw = f.sweep;
+    const fo = f.follow;
+    const open = (fo.items || []).filter((x) => !x.closed_at).slice(0, 5);
+    return html`
+      <section class="gm-section gm-fieldwork">
+        ${title}
+        <div class="gm-fw-kpis">
+          <div class="gm-fw-kpi" data-key="sweep"><span class="gm-kpi-label">${tf('fw.sweep', { from: sw.from, to: sw.to })}</span>
+            <span class="gm-fw-value">${pct(sw.coverage)}</span><span class="gm-muted">${int(sw.visited)} / ${int(sw.units)}</span>
+            <span class="gm-bar-track"><span class="gm-bar" style="width:${isNum(sw.coverage) ? (100 * sw.coverage).toFixed(1) : 0}%;background:#2b8a3e"></span></span></div>
+          <div class="gm-fw-kpi" data-key="stale"><span class="gm-kpi-label">${tf('fw.stale', { n: sw.stale_days })}</span>
+            <span class="gm-fw-value">${int(sw.not_visited_for_n_days && sw.not_visited_for_n_days.total)}</span></div>
+        </div>
+        <dl class="gm-kv gm-kv-nums gm-fw-counts">
+          <dt>${t('fw.open')}</dt><dd data-key="open">${int(fo.open)}</dd>
+          <dt>${t('fw.overdue')}</dt><dd data-key="overdue" class="${fo.overdue ? 'gm-warn' : ''}">${int(fo.overdue)}</dd>
+          <dt>${t('fw.won')}</dt><dd data-key="won">${int(fo.closed_won)}</dd>
+          <dt>${t('fw.lost')}</dt><dd data-key="lost">${int(fo.lost)}</dd>
+        </dl>
+        ${open.length ? html`<ul class="gm-fw-list">${open.map((x) => html`
+          <li class="${x.overdue ? 'is-overdue' : ''}"><button type="button" class="gm-link-btn gm-fw-item" data-open-unit="${x.external_id}">${x.address}</button>
+            <span class="gm-muted">${x.due_date} · ${x.next_step} · ${x.owner}</span></li>`)}</ul>` : ''}
+      </section>`;
+  }
+
+  async function loadVisits(externalId) {
+    const s = state.unit;
+    if (!s || s.id !== externalId) return;
+    try {
+      const body = await api(`/api/v1/units/${encodeURIComponent(externalId)}/visits?limit=5`);
+      if (state.unit !== s) return;
+      s.visits = body.visits || [];
+      s.visitsTotal = body.total || 0;
+    } catch (err) {
+      if (handleApiFailure(err) || state.unit !== s) return;
+      s.visits = null;
+    }
+    renderPanel();
+  }
+
+  /** The address card's visits (with a form to log one) and the form to open a follow-up. */
+  function unitFieldWork(u, canEdit) {
+    const s = state.unit;
+    const visits = s.visits;
+    const list = !visits ? html`<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p>`
+      : !visits.length ? html`<p class="gm-axis-empty">${t('fw.noVisits')}</p>`
+        : html`<ul class="gm-visits">${visits.map((v) => html`<li data-outcome="${v.outcome}"><span class="gm-visit-outcome gm-outcome-${v.outcome}">${label('outcome', v.outcome)}</span>
+            <span class="gm-visit-main">${v.note || ''}<span class="gm-muted">${timestamp(v.visited_at)} · ${v.visited_by || ''}</span></span></li>`)}</ul>`;
+    const visitForm = canEdit ? html`
+      <form class="gm-fw-form" id="gm-visit-form" novalidate>
+        <select name="outcome" aria-label="${t('fw.outcome')}">${OUTCOMES.map((o) => html`<option value="${o}">${label('outcome', o)}</option>`)}</select>
+        <input name="note" type="text" maxlength="500" placeholder="${t('unit.f.note')}" aria-label="${t('unit.f.note')}">
+        <button type="submit" class="gm-btn gm-btn-sm gm-btn-primary">${t('fw.logVisit')}</button>
+      </form>` : '';
+    const canFollow = canEdit && FOLLOW_STATUSES.includes(u.status);
+    const followForm = canFollow ? html`
+      <h3 class="gm-section-title">${t('fw.followUp')}</h3>
+      <form class="gm-fw-form" id="gm-followup-form" novalidate>
+        <input name="due_date" type="date" required aria-label="${t('fw.due')}" value="${s.followDue || ''}">
+        <input name="next_step" type="text" maxlength="200" required placeholder="${t('fw.nextStep')}" aria-label="${t('fw.nextStep')}">
+        <button type="submit" class="gm-btn gm-btn-sm gm-btn-primary">${t('fw.open')}</button>
+      </form>` : '';
+    const msg = s.fwMessage ? html`<p class="${s.fwMessage.kind === 'ok' ? 'gm-ok-line' : 'gm-inline-error'}">${s.fwMessage.text}</p>` : '';
+    return html`
+      <section class="gm-section gm-unit-fieldwork">
+        <h3 class="gm-section-title gm-section-row"><span>${t('fw.visits')}</span>${s.visitsTotal ? html`<span class="gm-section-count">${int(s.visitsTotal)}</span>` : ''}</h3>
+        ${list}
+        ${visitForm}
+        ${followForm}
+        ${msg}
+      </section>`;
+  }
+
+  async function onFieldWorkSubmit(ev) {
+    ev.preventDefault();
+    const s = state.unit;
+    if (!s || !s.data) return;
+    const data = new FormData(ev.target);
+    const visit = ev.target.id === 'gm-visit-form';
+    const body = visit
+      ? { outcome: data.get('outcome'), note: (data.get('note') || '').trim() || null }
+      : { due_date: data.get('due_date') || null, next_step: (data.get('next_step') || '').trim() };
+    const path = `/api/v1/units/${encodeURIComponent(s.id)}/${visit ? 'visits' : 'follow-ups'}`;
+    try {
+      await api(path, { method: 'POST', body });
+      if (state.unit !== s) return;
+      s.fwMessage = { kind: 'ok', text: t(visit ? 'fw.visitSaved' : 'fw.followSaved') };
+      s.fwReset = ev.target.id;
+      loadVisits(s.id);
+      if (s.data.cell_code) loadFieldWork(s.data.cell_code);
+    } catch (err) {
+      if (handleApiFailure(err) || state.unit !== s) return;
+      s.fwMessage = { kind: 'error', text: errorText(err) };
+    }
+    renderPanel();
   }
 
   // ---------------------------------------------------------------- views: map and administration
@@ -2147,7 +3894,7 @@
     $('gm-login-form').addEventListener('submit', onLoginSubmit);
     $('gm-logout').addEventListener('click', logout);
     $('gm-city-select').addEventListener('change', (ev) => loadCity(ev.target.value));
-    $('gm-panel-close').addEventListener('click', () => selectCell(null));
+    $('gm-panel-close').addEventListener('click', () => { if (state.unit) closeUnitCard(); else selectCell(null); });
     $('gm-panel-body').addEventListener('click', onPanelClick);
     $('gm-myarea').addEventListener('click', openMyArea);
     $('gm-area').addEventListener('click', (ev) => { if (ev.target.closest('[data-area-action="close"]')) closeMyArea(); });
@@ -2157,7 +3904,29 @@
     $('gm-admin-body').addEventListener('submit', onAdminSubmit);
     window.addEventListener('hashchange', route);
     document.querySelectorAll('.gm-lang-btn').forEach((b) => b.addEventListener('click', () => setLang(b.dataset.lang)));
-    document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape' && state.selected) selectCell(null); });
+    document.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Escape') return;
+      if (state.modal) closeModal();
+      else if (state.selected) selectCell(null);
+    });
+    $('gm-panel-body').addEventListener('submit', onUnitSubmit);
+    $('gm-metric').addEventListener('change', (ev) => { state.mv.metric = ev.target.value; restyle(); });
+    $('gm-method').addEventListener('change', (ev) => { state.mv.method = ev.target.value; restyle(); });
+    $('gm-level').addEventListener('click', (ev) => { const b = ev.target.closest('[data-level]'); if (b) setLevel(b.dataset.level); });
+    $('gm-asof').addEventListener('change', (ev) => { state.mv.asOf = ev.target.value; reloadView(); });
+    $('gm-period').addEventListener('change', (ev) => { state.mv.period = ev.target.value; reloadView(); });
+    $('gm-fg').addEventListener('change', (ev) => openFeatureGrid(ev.target.value));
+    $('gm-fgbox').addEventListener('click', onFgBoxClick);
+    $('gm-crumbs').addEventListener('click', (ev) => { const b = ev.target.closest('[data-crumb]'); if (b) goCrumb(Number(b.dataset.crumb)); });
+    $('gm-compare-open').addEventListener('click', () => { openModal('compare'); loadCompare(); });
+    $('gm-modal').addEventListener('click', onModalClick);
+    $('gm-modal').addEventListener('change', onModalInput);
+    $('gm-modal-close').addEventListener('click', closeModal);
+    $('gm-search').addEventListener('input', onSearchInput);
+    $('gm-search').addEventListener('keydown', onSearchKey);
+    $('gm-search').addEventListener('focus', () => { if ($('gm-search').value.trim().length >= 2 && !state.search) onSearchInput(); });
+    $('gm-search-results').addEventListener('mousedown', onSearchPick);
+    $('gm-search').addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== $('gm-search')) { state.search = null; renderSearch(); } }, 150));
 
     try {
       startSession(await api('/api/v1/auth/me'));
