@@ -337,6 +337,11 @@ class _Validator:
             self.problems.extend(problems[:room])
         self.rejects.write(number, values, problems)
 
+    def _warn(self, text_: str) -> None:
+        self.n_warnings += 1
+        if len(self.warnings) < _CAP:
+            self.warnings.append(text_)
+
     def _parse(self, number: int, v: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         problems: list[Problem] = []
         out: dict[str, Any] = {}
@@ -404,14 +409,17 @@ class _Validator:
         return out, problems
 
     def _finish(self, number: int, out: dict[str, Any]) -> tuple[Any, ...]:
+        if out["contact_phone"] is not None and "*" in out["contact_phone"]:
+            # a masked number (a roster or export read by a role that may not see phones, edited
+            # and imported again) must not overwrite the real one: treated as an empty cell
+            out["contact_phone"] = None
+            self._warn(f"row {number}: contact_phone: masked number not stored (the stored one is kept)")
         if out["status"] is not None:
             own = (out["fixed_lines_own"] or 0) + (out["broadband_own"] or 0)
             rival = (out["fixed_lines_rival"] or 0) + (out["broadband_rival"] or 0)
             rule = status_contradiction(out["status"], own, rival)
             if rule is not None:
-                self.n_warnings += 1
-                if len(self.warnings) < _CAP:
-                    self.warnings.append(f"row {number}: status: {rule}")
+                self._warn(f"row {number}: status: {rule}")
         survey = out["surveyed_at"]
         dated = _midnight(survey, self.zone) if survey is not None else self.default_date
         values = {
@@ -530,7 +538,8 @@ def import_addresses(
         compacted = metrics.compact_metrics(conn, tz=tz)
     conflicts = summary.pop("conflict_list")
     n_warn_more = check.n_warnings - len(check.warnings)
-    quality = check.warnings + ([f"… and {n_warn_more} more status contradictions"] if n_warn_more else [])
+    more = f"… and {n_warn_more} more warnings (status contradictions, masked phones)"
+    quality = check.warnings + ([more] if n_warn_more else [])
     result: dict[str, Any] = {
         "rows": check.rows,
         "inserted": summary.pop("inserted"),

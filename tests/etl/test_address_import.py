@@ -401,3 +401,19 @@ def test_cli_exit_codes_and_messages(
     assert main(["import", "addresses", str(FIXTURES / "addresses_gcj02.csv"), "--crs", "nonsense"]) == 1
     assert "unknown CRS" in capsys.readouterr().err
     assert main(["import", "addresses", str(FIXTURES / "addresses_gcj02.csv"), "--crs", "gcj02"]) == 0
+
+
+def test_a_masked_phone_never_overwrites_the_stored_number(tiny: Engine, tmp_path: Path) -> None:
+    """A roster read by a planner carries 138****5678; imported again it must keep the real number."""
+    import_addresses(tiny, FIXTURES / "addresses_zh_gbk.csv")
+    assert units(tiny)["A001"].contact_phone == "13800000001"
+    path = write_csv(
+        tmp_path / "masked.csv",
+        ["地址编码", "详细地址", "经度", "纬度", "联系电话", "月收入"],
+        [["A001", "测试路1号", "120.005", "30.005", "138****0001", "1600"]],
+    )
+    summary = import_addresses(tiny, path)
+    assert summary["updated"] == 1 and summary["rejected"] == 0
+    assert "row 2: contact_phone: masked number not stored (the stored one is kept)" in summary["warnings"]
+    a1 = units(tiny)["A001"]
+    assert a1.contact_phone == "13800000001" and a1.revenue_month == Decimal("1600.00")
