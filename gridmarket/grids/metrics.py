@@ -1021,7 +1021,9 @@ def _cacheable(req: _Request) -> bool:
     grids (customers' industries, members), a bounding box over unit positions and past dates
     do not: those reads are never cached.
     """
-    if req.fg or req.t is not None or req.level.kind == "building" or req.filters.building is not None:
+    if req.from_base or req.fg or req.t is not None or req.level.kind == "building":
+        return False
+    if req.filters.building is not None:
         return False
     return req.use_agg or req.filters.bbox is None
 
@@ -1163,8 +1165,8 @@ _TOUCHED_SQL = (
     "AND NOT pg_visible_in_snapshot(mc.tx::text::xid8, CAST(:snap AS pg_snapshot)) "
     "ORDER BY 1"
 )
-_LOG_KEPT_S = 50 * 60
-"""A cached cell map older than this is read whole (compaction keeps its log an hour)."""
+_LOG_KEPT_S = 5.5 * 3600
+"""A cached cell map older than this is read whole (compaction keeps its log six hours)."""
 
 
 def _fast_entry(conn: Connection, scope: Scope, req: _Request) -> _Cached:

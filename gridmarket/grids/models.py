@@ -526,7 +526,7 @@ class MetricsEpoch(Base):
 
 
 class MetricsCompaction(Base):
-    """The cells each compaction folded deltas of, with its transaction (kept an hour; migration 0007).
+    """The cells each compaction folded deltas of, with its transaction (kept six hours; migration 0007).
 
     Compaction changes no figure but removes delta rows: the read cache of the cell map re-reads
     the cells of compactions its snapshot did not see, as it does for delta rows.

@@ -70,6 +70,6 @@ UPDATE metrics_epoch SET compactions = compactions + 1;
 INSERT INTO metrics_compaction (cell_id)
 SELECT DISTINCT d.cell_id FROM metrics_compacting d;
 
-DELETE FROM metrics_compaction WHERE at < now() - interval '1 hour';
+DELETE FROM metrics_compaction WHERE at < now() - interval '6 hours';
 
 SELECT count(*) FROM metrics_compacting

@@ -8,7 +8,7 @@ Compaction changes no figure. Bumping ``metrics_epoch`` made every cached read (
 city's cells above all) start again from scratch once a minute. Now compaction increments
 ``metrics_epoch.compactions`` (the cached reads of other levels check it) and writes the cells it
 folded to ``metrics_compaction`` with its transaction id, so that the cell map re-reads only those
-cells, as it does for delta rows (metrics._fast_entry). Rows older than an hour are removed by
+cells, as it does for delta rows (metrics._fast_entry). Rows older than six hours are removed by
 compaction itself; a cached map older than that is read again whole.
 """
 
