@@ -650,3 +650,23 @@ class FollowUp(Base):
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     outcome: Mapped[str | None] = mapped_column(Text)
     outcome_note: Mapped[str | None] = mapped_column(Text)
+
+
+# search (grids/sql/search.sql): ILIKE '%text%' over addresses, customer and building names and
+# building codes through trigram indexes (pg_trgm, migration 0008); customer codes by equality
+Index(
+    "address_unit_address_trgm",
+    AddressUnit.address,
+    postgresql_using="gin",
+    postgresql_ops={"address": "gin_trgm_ops"},
+    postgresql_where=text("retired_at IS NULL"),
+)
+Index("customer_name_trgm", Customer.name, postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"})
+Index("customer_source_code", Customer.source_code)
+Index(
+    "building_code_name_trgm",
+    Building.code,
+    Building.name,
+    postgresql_using="gin",
+    postgresql_ops={"code": "gin_trgm_ops", "name": "gin_trgm_ops"},
+)
