@@ -295,13 +295,7 @@ def cell_summary(
     ``open``, ``overdue`` (open past the due date), ``won`` (derived from the records, open or closed),
     ``closed_won``, ``lost``, ``dropped`` (closing outcomes).
     """
-    cell = conn.execute(text("SELECT id, code, name FROM cell WHERE code = :c"), {"c": code}).one_or_none()
-    if cell is None:
-        raise NotFound(f"no cell {code!r}")
-    try:
-        scope.check_cell(conn, cell.id)
-    except Forbidden:
-        raise Forbidden(f"cell {code!r} is outside your scope") from None
+    cell = scope.readable_cell(conn, code)
     read, rp = scope.unit_sql("a", "r", "read")
     params = {**rp, "cell": cell.id, "today": today(tz), "limit": limit}
     where = f"WHERE a.cell_id = :cell AND ({read})"

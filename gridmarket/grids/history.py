@@ -22,7 +22,7 @@ from sqlalchemy import Connection, text
 
 from gridmarket.grids import records
 from gridmarket.grids.auth import audit
-from gridmarket.grids.errors import Forbidden, NotFound
+from gridmarket.grids.errors import NotFound
 from gridmarket.grids.scope import Scope, mask_phone
 
 _FIELDS = [f for f in records.RECORD_FIELDS if f != "customer_id"]
@@ -221,13 +221,7 @@ def cell_history(
     conn: Connection, scope: Scope, code: str, *, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
     """The history of every unit of a cell the caller may read (retired ones included), newest first."""
-    cell = conn.execute(text("SELECT id, code, name FROM cell WHERE code = :c"), {"c": code}).one_or_none()
-    if cell is None:
-        raise NotFound(f"no cell {code!r}")
-    try:
-        scope.check_cell(conn, int(cell.id))
-    except Forbidden:
-        raise Forbidden(f"cell {code!r} is outside your scope") from None
+    cell = scope.readable_cell(conn, code)
     cond, params = scope.unit_sql("a", "r", "read")
     unit_ids = [
         int(i)

@@ -179,15 +179,7 @@ def _may_read_empty_building(conn: Connection, scope: Scope, b: dict[str, Any]) 
 
 def cell_buildings(conn: Connection, scope: Scope, cell_code: str) -> dict[str, Any]:
     """The buildings with units in a cell: per building the units the caller may read and their status mix."""
-    cell = conn.execute(
-        text("SELECT id, code, name FROM cell WHERE code = :c"), {"c": cell_code}
-    ).one_or_none()
-    if cell is None:
-        raise NotFound(f"no cell {cell_code!r}")
-    try:
-        scope.check_cell(conn, cell.id)
-    except Forbidden:
-        raise Forbidden(f"cell {cell_code!r} is outside your scope") from None
+    cell = scope.readable_cell(conn, cell_code)
     read, rp = scope.unit_sql("a", "r", "read")
     counts = ", ".join(f"count(*) FILTER (WHERE r.status = '{s}') AS n_{s}" for s in STATUS_ZH)
     rows = conn.execute(

@@ -213,6 +213,19 @@ class Scope:
         if not ok:
             raise Forbidden("this cell is outside your scope")
 
+    def readable_cell(self, conn: Connection, code: str) -> Any:
+        """The cell (id, code, name, city_id) of this code: NotFound when missing, Forbidden as check_cell."""
+        cell = conn.execute(
+            text("SELECT id, code, name, city_id FROM cell WHERE code = :c"), {"c": code}
+        ).one_or_none()
+        if cell is None:
+            raise NotFound(f"no cell {code!r}")
+        try:
+            self.check_cell(conn, int(cell.id))
+        except Forbidden:
+            raise Forbidden(f"cell {code!r} is outside your scope") from None
+        return cell
+
 
 def system_scope() -> Scope:
     """The unrestricted scope of the command line and internal jobs (never of an HTTP caller)."""

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, text
 
 from gridmarket.grids import sqlfiles
 from gridmarket.grids.auth import audit
-from gridmarket.grids.errors import Forbidden, NotFound
+from gridmarket.grids.errors import NotFound
 from gridmarket.grids.scope import Scope, mask_phone
 
 
@@ -42,15 +42,7 @@ def cell_units(
     conn: Connection, scope: Scope, cell_code: str, *, limit: int = 500, offset: int = 0
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return a cell and the units of it the caller may read (phones masked where required)."""
-    cell = conn.execute(
-        text("SELECT id, code, name FROM cell WHERE code = :c"), {"c": cell_code}
-    ).one_or_none()
-    if cell is None:
-        raise NotFound(f"no cell {cell_code!r}")
-    try:
-        scope.check_cell(conn, cell.id)
-    except Forbidden:
-        raise Forbidden(f"cell {cell_code!r} is outside your scope") from None
+    cell = scope.readable_cell(conn, cell_code)
     rows = _query(conn, scope, cell=cell.id, limit=limit, offset=offset)
     total = count_units(conn, scope, cell.id)
     _audit_phones(conn, scope, rows, {"list": "cell_units", "cell": cell_code, "offset": offset})

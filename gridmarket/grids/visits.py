@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
-from gridmarket.grids.errors import Forbidden, NotFound, ValidationFailed
+from gridmarket.grids.errors import NotFound, ValidationFailed
 from gridmarket.grids.models import VISIT_OUTCOMES
 from gridmarket.grids.scope import Scope, city_by_code, today
 
@@ -175,16 +175,7 @@ def period_bounds(
 
 
 def _cell(conn: Connection, scope: Scope, code: str) -> Any:
-    cell = conn.execute(
-        text("SELECT id, code, name, city_id FROM cell WHERE code = :c"), {"c": code}
-    ).one_or_none()
-    if cell is None:
-        raise NotFound(f"no cell {code!r}")
-    try:
-        scope.check_cell(conn, cell.id)
-    except Forbidden:
-        raise Forbidden(f"cell {code!r} is outside your scope") from None
-    return cell
+    return scope.readable_cell(conn, code)
 
 
 def cell_sweep(
