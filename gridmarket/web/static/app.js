@@ -809,6 +809,96 @@
   Object.assign(I18N['zh-CN'], I18N_VIEWS['zh-CN']);
   Object.assign(I18N.en, I18N_VIEWS.en);
 
+  // texts of field work on the map: my follow-ups, sweep coverage
+  const I18N_FIELD = {
+    'zh-CN': {
+      'header.myFollowUps': '我的跟进',
+      'fu.title': '我的跟进',
+      'fu.badge': '{n} 条跟进中，{o} 条已逾期',
+      'fu.sub': '{n} 条跟进中 · 按计划完成日期排序',
+      'fu.loading': '正在加载跟进…',
+      'fu.error': '跟进加载失败',
+      'fu.empty': '暂无进行中的商机跟进',
+      'fu.emptyHint': '在地址卡片中可对异网、潜在客户发起跟进。',
+      'fu.overdueBy': '逾期 {n} 天',
+      'fu.dueToday': '今天到期',
+      'fu.dueIn': '{n} 天后到期',
+      'fu.legend.overdue': '已逾期',
+      'fu.legend.soon': '7 天内到期',
+      'fu.nextStep': '下一步',
+      'fu.statusNow': '当前状态',
+      'fu.wonBadge': '已转化',
+      'fu.wonTitle': '开启跟进后该地址已转为存量或竞争客户',
+      'fu.reason.expiring': '合约到期',
+      'fu.reason.other_network': '异网客户',
+      'fu.reason.potential': '潜在客户',
+      'fu.close': '关闭跟进',
+      'fu.outcome': '结果',
+      'fu.outcome.won': '赢单',
+      'fu.outcome.lost': '丢单',
+      'fu.outcome.dropped': '放弃',
+      'fu.wonNeedsStatus': '赢单需先将地址状态改为存量或竞争',
+      'fu.note': '备注（选填）',
+      'fu.confirm': '确认关闭',
+      'fu.cancel': '取消',
+      'fu.closed': '已关闭：{a}（{o}）',
+      'fu.open': '查看地址',
+      'group.fieldwork': '外勤',
+      'metric.sweep_coverage': '扫楼覆盖率',
+      'sweep.visitedUnits': '已走访 / 地址单元',
+      'sweep.visited': '已走访单元',
+      'sweep.units': '地址单元数',
+      'sweep.period': '{from} 至 {to}',
+      'sweep.cellOnly': '扫楼覆盖率按网格单元统计',
+      'sweep.error': '扫楼数据加载失败',
+      'fw.sweepPeriod': '扫楼覆盖（{from} 至 {to}）',
+    },
+    en: {
+      'header.myFollowUps': 'My follow-ups',
+      'fu.title': 'My follow-ups',
+      'fu.badge': '{n} open, {o} overdue',
+      'fu.sub': '{n} open · by due date',
+      'fu.loading': 'Loading follow-ups…',
+      'fu.error': 'Could not load your follow-ups',
+      'fu.empty': 'No open follow-up',
+      'fu.emptyHint': 'Open one from the address card of an other-network or potential customer.',
+      'fu.overdueBy': '{n} days overdue',
+      'fu.dueToday': 'Due today',
+      'fu.dueIn': 'Due in {n} days',
+      'fu.legend.overdue': 'Overdue',
+      'fu.legend.soon': 'Due within 7 days',
+      'fu.nextStep': 'Next step',
+      'fu.statusNow': 'Status now',
+      'fu.wonBadge': 'Won',
+      'fu.wonTitle': 'The address became stock or competing after the follow-up was opened',
+      'fu.reason.expiring': 'Contract ending',
+      'fu.reason.other_network': 'Other network',
+      'fu.reason.potential': 'Potential',
+      'fu.close': 'Close',
+      'fu.outcome': 'Outcome',
+      'fu.outcome.won': 'Won',
+      'fu.outcome.lost': 'Lost',
+      'fu.outcome.dropped': 'Dropped',
+      'fu.wonNeedsStatus': 'To close as won, first set the address to stock or competing',
+      'fu.note': 'Note (optional)',
+      'fu.confirm': 'Close follow-up',
+      'fu.cancel': 'Cancel',
+      'fu.closed': 'Closed: {a} ({o})',
+      'fu.open': 'Show address',
+      'group.fieldwork': 'Field work',
+      'metric.sweep_coverage': 'Sweep coverage',
+      'sweep.visitedUnits': 'Visited / units',
+      'sweep.visited': 'Units visited',
+      'sweep.units': 'Address units',
+      'sweep.period': '{from} to {to}',
+      'sweep.cellOnly': 'Sweep coverage is counted per cell',
+      'sweep.error': 'Could not load the sweep figures',
+      'fw.sweepPeriod': 'Sweep coverage ({from} to {to})',
+    },
+  };
+  Object.assign(I18N['zh-CN'], I18N_FIELD['zh-CN']);
+  Object.assign(I18N.en, I18N_FIELD.en);
+
   /** The metrics a holistic view can show (METRICS.md keys) and how they read. */
   const METRICS = [
     { key: 'penetration', fmt: 'pct', group: 'share', ramp: 'blue' },
@@ -830,8 +920,10 @@
     { key: 'churned', fmt: 'int', group: 'period', ramp: 'orange', period: true },
     { key: 'won', fmt: 'int', group: 'period', ramp: 'green', period: true },
     { key: 'new_own_lines', fmt: 'int', group: 'period', ramp: 'green', period: true },
+    // visited / units of the month picked (field-work API), cells only
+    { key: 'sweep_coverage', fmt: 'pct', group: 'fieldwork', ramp: 'green', period: true, sweep: true },
   ];
-  const METRIC_GROUPS = ['share', 'money', 'field', 'mix', 'period'];
+  const METRIC_GROUPS = ['share', 'money', 'field', 'mix', 'period', 'fieldwork'];
   // ColorBrewer sequential ramps, 5 classes each (colour-blind safe)
   const RAMPS = {
     blue: ['#ffffcc', '#a1dab4', '#41b6c4', '#2c7fb8', '#253494'],
@@ -956,6 +1048,9 @@
     fgOutline: null,
     search: null,
     unit: null, // the address card: {id, status, data, ...}
+    sweep: null, // sweep coverage of the city's cells for a period: {key, from, to, rows: Map(code → [units, visited, coverage])}
+    levelBeforeSweep: null, // the level to go back to when the sweep view is left
+    follow: null, // "my follow-ups": {open, status, items, closing, draft, error, busy, message}
   };
 
   function t(key) {
@@ -1053,11 +1148,13 @@
     renderLegend();
     renderPanel();
     renderArea();
+    renderFollow();
     renderFgBox();
     renderSearch();
     renderModal();
     if (state.cellLayer) state.cellLayer.eachLayer((l) => { if (l.isTooltipOpen && l.isTooltipOpen()) l.closeTooltip(); });
     $('gm-myarea').title = t('header.myArea');
+    renderFollowButton();
     if (state.user) showView(state.view);
     if (state.view === 'admin') renderAdmin();
   }
@@ -1105,6 +1202,7 @@
     route();
     loadCities();
     loadFeatureGrids();
+    loadFollowUps();
   }
 
   function renderUser() {
@@ -1193,7 +1291,7 @@
     addUnitsLayer();
 
     if (window.ResizeObserver) {
-      state.resizeObserver = new ResizeObserver(() => map.invalidateSize({ debounceMoveend: true }));
+      state.resizeObserver = new ResizeObserver(() => { map.invalidateSize({ debounceMoveend: true }); fitFollowBox(); });
       state.resizeObserver.observe($('gm-map'));
     }
   }
@@ -1209,12 +1307,14 @@
       detail: null, area: null, areaOpen: false, ownCells: [],
       layerLevel: null, pendingLevel: null, layerBox: null, cityRow: null, children: null, customers: null, compare: [],
       featureGrids: null, fg: null, fgOutline: null, search: null, unit: null, unitsLayer: null, unitMarker: null, street: false,
+      sweep: null, levelBeforeSweep: null, follow: null,
     });
     state.mv = { metric: 'penetration', level: 'cell', method: 'quantile', asOf: '', period: '', path: [] };
     closeModal();
     renderFgBox();
     renderSearch();
     renderArea();
+    renderFollow();
     delete window.gmMap;
     setMapStatus(null);
     renderLegend();
@@ -1298,6 +1398,7 @@
       const body = await api(`/api/v1/metrics?${q}`);
       if (!state.city || state.city.code !== code) return;
       state.cityRow = (body.areas || []).find((a) => String(a.code) === code) || null;
+      mergeSweepAround();
       if (!state.selected) renderPanel();
     } catch (err) {
       handleApiFailure(err);
@@ -1336,6 +1437,7 @@
     if (!state.city || !state.map) return;
     const seq = ++state.loadSeq;
     document.body.removeAttribute('data-ready');
+    if (sweepOn() && state.mv.level !== 'cell') state.mv.level = 'cell'; // sweeps are counted per cell
     const level = apiLevel();
     const q = viewParams({ level, city: state.city.code, format: 'geojson' });
     const last = state.mv.path[state.mv.path.length - 1];
@@ -1350,7 +1452,7 @@
     setMapStatus('map.loading');
     let fc;
     try {
-      fc = await api(`/api/v1/metrics?${q}`);
+      [fc] = await Promise.all([api(`/api/v1/metrics?${q}`), sweepOn() ? ensureSweep() : null]);
     } catch (err) {
       if (seq === state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
       return;
@@ -1359,7 +1461,9 @@
     state.pendingLevel = null;
     state.layerLevel = level;
     state.layerBox = box;
+    if (sweepOn()) ((fc && fc.features) || []).forEach((f) => mergeSweep(f.properties));
     drawAreas(fc);
+    if (sweepOn()) { mergeSweepAround(); renderPanel(); }
     if (!state.city.bbox && !last && state.cellLayer.getBounds().isValid()) state.map.fitBounds(state.cellLayer.getBounds());
     setMapStatus(fc.features && fc.features.length ? null : 'map.nocells');
     if (select) {
@@ -1658,6 +1762,7 @@
 
   async function openMyArea() {
     if (state.areaOpen && state.area && state.area.status !== 'loading') { closeMyArea(); return; }
+    if (state.follow && state.follow.open) { state.follow.open = false; renderFollow(); }
     state.areaOpen = true;
     state.area = { status: 'loading', data: null };
     renderArea();
@@ -1824,6 +1929,7 @@
       const body = await api(`/api/v1/metrics/${encodeURIComponent(level)}/${encodeURIComponent(id)}/children?${q}`);
       if (!state.children || state.children.key !== key) return;
       state.children = { key, status: 'ok', rows: body.areas || [] };
+      if (sweepOn()) state.children.rows.forEach(mergeSweep);
     } catch (err) {
       if (handleApiFailure(err) || !state.children || state.children.key !== key) return;
       state.children.status = 'error';
@@ -1884,6 +1990,7 @@
     const level = String(state.layerLevel || 'cell');
     let sub = tf('legend.areas', { method, level: t(`legend.count.${level.startsWith('h3') ? 'h3' : level}`) });
     if (level.startsWith('h3:')) sub += ` · ${tf('legend.h3', { r: level.slice(3) })}`;
+    if (def.sweep && state.sweep) sub += ` · ${tf('sweep.period', { from: state.sweep.from, to: state.sweep.to })}`;
     $('gm-legend-sub').textContent = sub;
     const nulls = state.cells.filter((f) => valueOf(f.properties) === null).length;
     const range = (c) => (c.min === c.max ? fmtBound(key, c.min) : `${fmtBound(key, c.min)} – ${fmtBound(key, c.max)}`);
@@ -1901,11 +2008,14 @@
     dots.hidden = !state.street || !state.unitsLayer;
     dots.innerHTML = dots.hidden ? '' : html`<div class="gm-legend-dots-title">${t('legend.dots')}</div>
       <div class="gm-legend-dots-items">${STATUSES.map((x) => html`<span class="gm-legend-dot" data-status="${x.key}"><span class="gm-dot" style="background:${x.color}"></span>${t(`status.${x.key}`)}</span>`)}</div>`.s;
+    fitFollowBox();
   }
 
   function tooltipHtml(p) {
     const key = state.mv.metric;
-    const extra = key === 'penetration' ? '' : html`<div class="gm-tip-row"><span>${t('field.penetration')}</span><b>${pct(p.penetration)}</b></div>`;
+    const extra = key === 'penetration' ? ''
+      : key === 'sweep_coverage' ? html`<div class="gm-tip-row" data-key="sweep"><span>${t('sweep.visitedUnits')}</span><b>${int(p.sweep_visited)} / ${int(p.sweep_units)}</b></div>`
+        : html`<div class="gm-tip-row"><span>${t('field.penetration')}</span><b>${pct(p.penetration)}</b></div>`;
     return html`
       <div class="gm-tip-name">${p.name || p.code}</div>
       <div class="gm-tip-level">${levelName(levelOf(p))}${p.name && p.code && p.name !== p.code ? ` · ${p.code}` : ''}</div>
@@ -1971,6 +2081,15 @@
         <tr class="gm-metric-group"><th colspan="2">${t(`group.${g}`)}${g === 'period' && state.mv.period ? html` <span class="gm-muted">${tf('card.period', { p: state.mv.period })}</span>` : ''}</th></tr>
         ${keys.map((k) => html`<tr data-metric="${k}" class="${k === shown ? 'is-shown' : ''}"><td>${t(`metric.${k}`)}</td><td class="gm-num">${fmtMetric(k, p[k])}</td></tr>`)}
       </tbody>`);
+    if (sweepOn() && p.sweep_units !== undefined && state.sweep) {
+      groups.push(html`
+      <tbody data-group="fieldwork">
+        <tr class="gm-metric-group"><th colspan="2">${t('group.fieldwork')} <span class="gm-muted">${tf('sweep.period', { from: state.sweep.from, to: state.sweep.to })}</span></th></tr>
+        <tr data-metric="sweep_coverage" class="is-shown"><td>${t('metric.sweep_coverage')}</td><td class="gm-num">${pct(p.sweep_coverage)}</td></tr>
+        <tr data-metric="sweep_visited"><td>${t('sweep.visited')}</td><td class="gm-num">${int(p.sweep_visited)}</td></tr>
+        <tr data-metric="sweep_units"><td>${t('sweep.units')}</td><td class="gm-num">${int(p.sweep_units)}</td></tr>
+      </tbody>`);
+    }
     return html`
       <section class="gm-section">
         <h3 class="gm-section-title gm-section-row"><span>${t('card.metrics')}</span>${state.mv.asOf ? html`<span class="gm-section-count">${tf('card.asOf', { d: state.mv.asOf })}</span>` : ''}</h3>
@@ -1982,13 +2101,19 @@
     const key = state.mv.metric;
     const main = valueOf(p);
     const color = colorFor(main);
-    const others = ['penetration', 'coverage', 'revenue'].filter((k) => k !== key).slice(0, 2);
+    const others = ['penetration', 'coverage', 'revenue'].filter((k) => k !== key).slice(0, key === 'sweep_coverage' ? 1 : 2);
+    const swept = key === 'sweep_coverage' && p.sweep_units !== undefined;
     return html`
       <div class="gm-kpis">
         <div class="gm-kpi gm-kpi-main" data-metric="${key}">
           <span class="gm-kpi-label">${t(`metric.${key}`)}</span>
           <span class="gm-kpi-value">${color !== NO_DATA ? html`<span class="gm-swatch" style="background:${color}"></span>` : ''}${fmtMetric(key, main)}</span>
         </div>
+        ${swept ? html`
+          <div class="gm-kpi" data-metric="sweep_visited">
+            <span class="gm-kpi-label">${t('sweep.visitedUnits')}</span>
+            <span class="gm-kpi-value">${int(p.sweep_visited)} / ${int(p.sweep_units)}</span>
+          </div>` : ''}
         ${others.map((k) => html`
           <div class="gm-kpi" data-metric="${k}">
             <span class="gm-kpi-label">${t(`metric.${k}`)}</span>
@@ -2260,14 +2385,15 @@
   }
 
   /**
-   * What the user has typed into the card's visit and follow-up forms survives a re-render of the
-   * panel (the visits list arrives after the card, figures refresh after a save elsewhere); the
-   * returned function puts it back. A form just submitted successfully starts empty again.
+   * What the user has typed into the address card's forms (the edit form, visits, follow-ups)
+   * survives a re-render of the panel (the visits list arrives after the card, figures refresh
+   * after a save elsewhere); the returned function puts it back. A form whose submission has just
+   * been answered (saved, or a 409 that shows the current record) starts from the data again.
    */
   function keepFieldWorkInput(body) {
     const s = state.unit;
     const typed = [];
-    for (const id of ['gm-visit-form', 'gm-followup-form']) {
+    for (const id of ['gm-unit-form', 'gm-visit-form', 'gm-followup-form']) {
       const form = body.querySelector(`#${id}`);
       if (!form) continue;
       if (s && s.fwReset === id) continue;
@@ -2312,8 +2438,11 @@
       <optgroup label="${t(`group.${g}`)}">${METRICS.filter((m) => m.group === g).map((m) => html`
         <option value="${m.key}"${m.key === mv.metric ? new Raw(' selected') : ''}>${t(`metric.${m.key}`)}</option>`)}</optgroup>`));
     sel.value = mv.metric;
+    const cellOnly = Boolean(metricDef(mv.metric).sweep);
     document.querySelectorAll('#gm-level [data-level]').forEach((b) => {
       b.setAttribute('aria-pressed', String(b.dataset.level === mv.level));
+      b.disabled = cellOnly && b.dataset.level !== 'cell';
+      b.title = b.disabled ? t('sweep.cellOnly') : '';
       if (b.dataset.level === 'h3') {
         const r = String(state.layerLevel || '').startsWith('h3:') ? state.layerLevel.slice(3) : null;
         b.textContent = r ? `H3·${r}` : t('level.h3');
@@ -2323,7 +2452,7 @@
     $('gm-method').disabled = metricDef(mv.metric).fmt === 'category';
     $('gm-asof').value = mv.asOf || '';
     if (!$('gm-asof').max) $('gm-asof').max = today();
-    $('gm-period').value = mv.period || '';
+    $('gm-period').value = mv.period || (cellOnly ? today().slice(0, 7) : '');
     $('gm-period-wrap').classList.toggle('is-relevant', Boolean(metricDef(mv.metric).period));
     renderFeatureGridPicker();
     renderCompareButton();
@@ -2369,7 +2498,7 @@
   }
 
   function setLevel(level) {
-    if (!LEVELS.includes(level)) return;
+    if (!LEVELS.includes(level) || (sweepOn() && level !== 'cell')) return;
     state.mv.level = level;
     // a level at or above the drilled-into area shows the whole city again
     const rank = LEVEL_RANK[level] ?? 9;
@@ -2527,7 +2656,8 @@
 
   function openRank(level, id, name) {
     const childLevel = level === 'grid' ? 'cell' : 'cell';
-    openModal('rank', { level, id, name, childLevel, metric: metricDef(state.mv.metric).fmt === 'category' ? 'penetration' : state.mv.metric, sort: null });
+    const def = metricDef(state.mv.metric);
+    openModal('rank', { level, id, name, childLevel, metric: def.fmt === 'category' || def.sweep ? 'penetration' : state.mv.metric, sort: null });
     loadRank();
   }
 
@@ -2551,7 +2681,7 @@
   const RANK_COLS = ['units', 'penetration', 'fixed_line_penetration', 'long_distance_share', 'coverage', 'revenue', 'opportunity'];
 
   function rankHtml(m) {
-    const numeric = METRICS.filter((x) => x.fmt !== 'category');
+    const numeric = METRICS.filter((x) => x.fmt !== 'category' && !x.sweep); // the league table ranks the metrics API's figures
     const levels = m.level === 'grid' ? ['cell'] : ['cell', 'grid'];
     const tools = html`
       <div class="gm-toolbar gm-rank-tools">
@@ -3068,12 +3198,13 @@
         method: 'PATCH', body, headers: { 'If-Match': `"${s.data.version}"` },
       });
       if (state.unit !== s) return;
-      Object.assign(s, { saving: false, data, saved: true, conflict: null });
+      Object.assign(s, { saving: false, data, saved: true, conflict: null, fwReset: 'gm-unit-form' });
       afterUnitEdit(data);
     } catch (err) {
       if (handleApiFailure(err) || state.unit !== s) return;
       s.saving = false;
       if (err.status === 409 && err.data && err.data.current) {
+        s.fwReset = 'gm-unit-form'; // the form shows the current record; a 422 keeps what was typed
         const cur = err.data.current;
         const diff = {};
         ['status', ...UNIT_NUMS, ...UNIT_TEXTS].forEach((k) => { if (unitValue(cur, k) !== unitValue(s.data, k)) diff[k] = unitValue(cur, k); });
@@ -3106,8 +3237,11 @@
     state.fieldWork = { code, status: 'loading' };
     try {
       const enc = encodeURIComponent(code);
+      // the sweep of the month picked in the sweep view, of this month otherwise
+      const range = sweepOn() ? sweepRange() : null;
+      const period = range ? `&from=${range.from}&to=${range.to}` : '';
       const [sweep, follow] = await Promise.all([
-        api(`/api/v1/cells/${enc}/sweep?limit=1`),
+        api(`/api/v1/cells/${enc}/sweep?limit=1${period}`),
         api(`/api/v1/cells/${enc}/follow-ups`),
       ]);
       if (!state.fieldWork || state.fieldWork.code !== code) return;
@@ -3133,7 +3267,7 @@
       <section class="gm-section gm-fieldwork">
         ${title}
         <div class="gm-fw-kpis">
-          <div class="gm-fw-kpi" data-key="sweep"><span class="gm-kpi-label">${tf('fw.sweep', { from: sw.from, to: sw.to })}</span>
+          <div class="gm-fw-kpi" data-key="sweep"><span class="gm-kpi-label">${tf(sw.from === `${today().slice(0, 7)}-01` ? 'fw.sweep' : 'fw.sweepPeriod', { from: sw.from, to: sw.to })}</span>
             <span class="gm-fw-value">${pct(sw.coverage)}</span><span class="gm-muted">${int(sw.visited)} / ${int(sw.units)}</span>
             <span class="gm-bar-track"><span class="gm-bar" style="width:${isNum(sw.coverage) ? (100 * sw.coverage).toFixed(1) : 0}%;background:#2b8a3e"></span></span></div>
           <div class="gm-fw-kpi" data-key="stale"><span class="gm-kpi-label">${tf('fw.stale', { n: sw.stale_days })}</span>
@@ -3216,11 +3350,346 @@
       s.fwReset = ev.target.id;
       loadVisits(s.id);
       if (s.data.cell_code) loadFieldWork(s.data.cell_code);
+      if (visit) afterVisit(s.data);
+      else loadFollowUps();
     } catch (err) {
       if (handleApiFailure(err) || state.unit !== s) return;
       s.fwMessage = { kind: 'error', text: errorText(err) };
     }
     renderPanel();
+  }
+
+  // ---------------------------------------------------------------- field work on the map: sweep coverage view
+
+  const sweepOn = () => Boolean(metricDef(state.mv.metric).sweep);
+
+  /** The period of the sweep view: the month of the period picker (this month by default), first to last day. */
+  function sweepRange() {
+    const month = /^\d{4}-\d{2}$/.test(state.mv.period || '') ? state.mv.period : today().slice(0, 7);
+    const [y, m] = month.split('-').map(Number);
+    const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
+    return { from: `${month}-01`, to: `${month}-${String(last).padStart(2, '0')}` };
+  }
+
+  /** The sweep coverage of the city's cells for the period (one request per city and period). */
+  async function ensureSweep() {
+    if (!state.city) return null;
+    const { from, to } = sweepRange();
+    const key = `${state.city.code}|${from}|${to}`;
+    if (state.sweep && state.sweep.key === key) return state.sweep;
+    const q = new URLSearchParams({ from, to });
+    const body = await api(`/api/v1/cities/${encodeURIComponent(state.city.code)}/sweep?${q}`);
+    const rows = new Map((body.rows || []).map((r) => [String(r[0]), [r[1], r[2], r[3]]]));
+    state.sweep = { key, from: body.from || from, to: body.to || to, rows };
+    return state.sweep;
+  }
+
+  /**
+   * Put the sweep figures on an area's properties: a cell's own; a grid, district or the city: the sums
+   * over the cells drawn inside it (the map shows every cell of the area drilled into).
+   */
+  function mergeSweep(p) {
+    if (!p || !state.sweep) return;
+    const level = levelOf(p);
+    const rows = state.sweep.rows;
+    if (level === 'cell') {
+      const r = rows.get(String(p.code));
+      p.sweep_units = r ? r[0] : 0;
+      p.sweep_visited = r ? r[1] : 0;
+      p.sweep_coverage = r && isNum(r[2]) ? r[2] : null;
+      return;
+    }
+    const inside = level === 'grid' ? (c) => String(c.grid_code) === String(p.code)
+      : level === 'district' ? (c) => Boolean(p.name) && c.district_name === p.name
+        : level === 'city' ? () => true : null;
+    const cells = inside ? (state.cells || []).map((f) => f.properties).filter((c) => levelOf(c) === 'cell' && inside(c)) : [];
+    if (!cells.length) return;
+    let units = 0;
+    let visited = 0;
+    cells.forEach((c) => { const r = rows.get(String(c.code)); if (r) { units += r[0]; visited += r[1]; } });
+    Object.assign(p, { sweep_units: units, sweep_visited: visited, sweep_coverage: units ? visited / units : null });
+  }
+
+  /** The sweep figures of the areas around the cells: the city, the area drilled into, its children. */
+  function mergeSweepAround() {
+    if (!sweepOn() || !state.sweep) return;
+    if (state.cityRow) Object.assign(state.cityRow, sweepOf('city', state.cityRow));
+    state.mv.path.forEach((x) => { if (x.props) Object.assign(x.props, sweepOf(x.level, x.props)); });
+    if (state.children && state.children.rows) state.children.rows.forEach(mergeSweep);
+  }
+
+  const sweepOf = (level, p) => {
+    const q = { ...p, level };
+    mergeSweep(q);
+    return { sweep_units: q.sweep_units, sweep_visited: q.sweep_visited, sweep_coverage: q.sweep_coverage };
+  };
+
+  /** A new metric: the sweep view loads its figures (cells only); leaving it restores the level shown before. */
+  async function setMetric(key) {
+    const was = sweepOn();
+    state.mv.metric = metricDef(key).key;
+    const now = sweepOn();
+    const selected = state.selected ? String(state.selected.feature.properties.code) : null;
+    if (now && !was) state.levelBeforeSweep = state.mv.level;
+    if (now && (state.mv.level !== 'cell' || String(state.layerLevel) !== 'cell')) {
+      state.mv.level = 'cell';
+      await loadLayer({ select: selected });
+      return;
+    }
+    if (!now && was) {
+      const back = state.levelBeforeSweep;
+      state.levelBeforeSweep = null;
+      if (back && back !== 'cell') { setLevel(back); return; }
+      restyle();
+      if (selected && state.fieldWork) loadFieldWork(selected);
+      return;
+    }
+    if (now) {
+      const seq = ++state.loadSeq;
+      document.body.removeAttribute('data-ready');
+      setMapStatus('map.loading');
+      try {
+        await ensureSweep();
+      } catch (err) {
+        if (seq === state.loadSeq && !handleApiFailure(err)) setMapStatus('sweep.error', true);
+        return;
+      }
+      if (seq !== state.loadSeq) return;
+      setMapStatus(null);
+      (state.cells || []).forEach((f) => mergeSweep(f.properties));
+      mergeSweepAround();
+      if (selected && levelOf(state.selected.feature.properties) === 'cell') loadFieldWork(selected);
+    }
+    restyle();
+  }
+
+  /** After a visit is logged: the sweep figures change (and the map, when it shows them). */
+  function afterVisit(u) {
+    state.sweep = null;
+    if (sweepOn()) {
+      const selected = state.selected ? String(state.selected.feature.properties.code) : null;
+      loadLayer({ select: selected || u.cell_code, keepUnit: true });
+    }
+  }
+
+  // ---------------------------------------------------------------- field work on the map: my follow-ups
+
+  const FOLLOW_OUTCOMES = ['won', 'lost', 'dropped'];
+  const OWN_STATUSES = ['stock', 'competing'];
+  const canFollow = () => Boolean(state.user && EDIT_ROLES.includes(state.user.role));
+
+  /** Days from today (operator's time zone) to a YYYY-MM-DD date. */
+  const daysUntil = (d) => Math.round((Date.parse(`${d}T00:00:00Z`) - Date.parse(`${today()}T00:00:00Z`)) / 86400000);
+
+  /** The caller's open follow-ups, by due date (for the list and the header badge). */
+  function followState() {
+    if (!state.follow) state.follow = { open: false, status: 'loading', items: [], closing: null, draft: null, error: null, busy: false, message: null };
+    return state.follow;
+  }
+
+  async function loadFollowUps() {
+    if (!canFollow()) { renderFollowButton(); return; }
+    const f = followState();
+    if (!f.items.length) f.status = 'loading';
+    renderFollow();
+    try {
+      const body = await api('/api/v1/me/follow-ups?state=open');
+      if (state.follow !== f) return;
+      f.items = body.follow_ups || [];
+      f.status = 'ok';
+      if (f.closing !== null && !f.items.some((x) => x.id === f.closing)) f.closing = null;
+    } catch (err) {
+      if (handleApiFailure(err) || state.follow !== f) return;
+      f.status = 'error';
+    }
+    renderFollowButton();
+    renderFollow();
+  }
+
+  function renderFollowButton() {
+    const btn = $('gm-myfollow');
+    btn.hidden = !canFollow();
+    const f = state.follow;
+    btn.setAttribute('aria-pressed', String(Boolean(f && f.open)));
+    const ok = f && f.status === 'ok';
+    const n = ok ? f.items.length : 0;
+    const overdue = ok ? f.items.filter((x) => x.overdue).length : 0;
+    $('gm-follow-count').hidden = !ok;
+    $('gm-follow-count').textContent = String(n);
+    $('gm-follow-overdue').hidden = !overdue;
+    $('gm-follow-overdue').textContent = String(overdue);
+    btn.title = ok ? tf('fu.badge', { n, o: overdue }) : t('header.myFollowUps');
+  }
+
+  function toggleFollow() {
+    if (!canFollow()) return;
+    const f = followState();
+    f.open = !f.open;
+    f.message = null;
+    if (f.open && state.areaOpen) closeMyArea();
+    renderFollowButton();
+    renderFollow();
+    if (f.open) loadFollowUps();
+  }
+
+  function followItem(x) {
+    const days = daysUntil(x.due_date);
+    const urgency = x.overdue || days < 0 ? 'overdue' : days <= 7 ? 'soon' : 'later';
+    const when = urgency === 'overdue' ? tf('fu.overdueBy', { n: -days }) : days === 0 ? t('fu.dueToday') : tf('fu.dueIn', { n: days });
+    const f = state.follow;
+    const closing = f.closing === x.id;
+    const status = x.status_now || 'unknown';
+    const reason = I18N['zh-CN'][`fu.reason.${x.reason}`] ? t(`fu.reason.${x.reason}`) : label('status', x.reason);
+    let form = '';
+    if (closing) {
+      const draft = f.draft || {};
+      const wonOk = OWN_STATUSES.includes(status);
+      const outcome = draft.outcome && (draft.outcome !== 'won' || wonOk) ? draft.outcome : (wonOk && x.won ? 'won' : 'lost');
+      form = html`
+        <form class="gm-fu-close" data-follow-form="${x.id}" novalidate>
+          <div class="gm-fu-outcomes" role="radiogroup" aria-label="${t('fu.outcome')}">${FOLLOW_OUTCOMES.map((o) => html`
+            <label class="gm-fu-outcome gm-fu-outcome-${o}${o === 'won' && !wonOk ? ' is-disabled' : ''}" title="${o === 'won' && !wonOk ? t('fu.wonNeedsStatus') : ''}">
+              <input type="radio" name="outcome" value="${o}"${o === outcome ? new Raw(' checked') : ''}${o === 'won' && !wonOk ? new Raw(' disabled') : ''}>
+              <span>${t(`fu.outcome.${o}`)}</span></label>`)}</div>
+          <input type="text" name="note" maxlength="500" placeholder="${t('fu.note')}" aria-label="${t('fu.note')}" value="${draft.note || ''}">
+          ${f.error && f.error.id === x.id ? html`<p class="gm-inline-error">${f.error.text}</p>` : ''}
+          <div class="gm-fu-close-actions">
+            <button type="button" class="gm-btn gm-btn-sm" data-follow-action="cancel">${t('fu.cancel')}</button>
+            <button type="submit" class="gm-btn gm-btn-sm gm-btn-primary"${f.busy ? new Raw(' disabled') : ''}>${t('fu.confirm')}</button>
+          </div>
+        </form>`;
+    }
+    return html`
+      <li class="gm-fu-item is-${urgency}${closing ? ' is-closing' : ''}" data-follow="${x.id}" data-unit="${x.external_id}" data-due="${x.due_date}">
+        <button type="button" class="gm-fu-main" data-follow-action="open" title="${t('fu.open')}">
+          <span class="gm-fu-top">
+            <span class="gm-fu-due">${x.due_date}</span>
+            <span class="gm-fu-when">${when}</span>
+            ${x.won ? html`<span class="gm-fu-won" title="${t('fu.wonTitle')}">${t('fu.wonBadge')}</span>` : ''}
+          </span>
+          <span class="gm-fu-address">${x.address || x.external_id}</span>
+          <span class="gm-fu-meta"><span class="gm-mono">${x.cell_code}</span> · ${reason}</span>
+          <span class="gm-fu-step"><span class="gm-fu-k">${t('fu.nextStep')}</span>${x.next_step}</span>
+          <span class="gm-fu-status"><span class="gm-fu-k">${t('fu.statusNow')}</span><span class="gm-dot" style="background:${statusColor(status)}"></span>${label('status', status)}</span>
+        </button>
+        ${closing ? '' : html`<button type="button" class="gm-btn gm-btn-sm gm-fu-close-btn" data-follow-action="close">${t('fu.close')}</button>`}
+        ${form}
+      </li>`;
+  }
+
+  function renderFollow() {
+    const box = $('gm-follow');
+    const f = state.follow;
+    renderFollowButton();
+    box.hidden = !(f && f.open);
+    if (box.hidden) { box.replaceChildren(); return; }
+    // keep what is typed in a close form across a re-render
+    const typed = box.querySelector('form [name="note"]');
+    if (typed && f.closing !== null) f.draft = { ...(f.draft || {}), note: typed.value };
+    const head = html`
+      <div class="gm-area-head">
+        <span class="gm-fu-icon" aria-hidden="true"></span>
+        <h2 class="gm-area-title" id="gm-follow-title">${t('fu.title')}</h2>
+        <button type="button" class="gm-area-close" data-follow-action="hide" aria-label="${t('panel.close')}" title="${t('panel.close')}">&times;</button>
+      </div>`;
+    let body;
+    if (f.status === 'loading' && !f.items.length) body = html`<p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('fu.loading')}</p>`;
+    else if (f.status === 'error') body = html`<p class="gm-inline-error">${t('fu.error')}</p>`;
+    else if (!f.items.length) body = html`<p class="gm-axis-empty gm-fu-empty">${t('fu.empty')}</p><p class="gm-hint">${t('fu.emptyHint')}</p>`;
+    else body = html`<ol class="gm-fu-list">${f.items.map(followItem)}</ol>`;
+    const overdue = f.items.filter((x) => x.overdue).length;
+    box.innerHTML = html`
+      ${head}
+      ${f.status === 'ok' ? html`<div class="gm-area-role gm-fu-sub">${tf('fu.sub', { n: f.items.length })}${overdue ? html` · <span class="gm-warn">${t('fu.legend.overdue')} ${int(overdue)}</span>` : ''}</div>` : ''}
+      ${f.message ? html`<p class="gm-ok-line gm-fu-message">${tf('fu.closed', { a: f.message.a, o: t(`fu.outcome.${f.message.outcome}`) })}</p>` : ''}
+      ${body}
+      ${f.items.length ? html`<div class="gm-fu-legend"><span class="gm-fu-key is-overdue"></span>${t('fu.legend.overdue')}<span class="gm-fu-key is-soon"></span>${t('fu.legend.soon')}</div>` : ''}`.s;
+    const note = box.querySelector('form [name="note"]');
+    if (note && f.focusNote) { note.focus(); f.focusNote = false; }
+    fitFollowBox();
+  }
+
+  /** The list stops above the legend (bottom left) when there is room for a few items. */
+  function fitFollowBox() {
+    const box = $('gm-follow');
+    const legend = $('gm-legend');
+    if (box.hidden) return;
+    const area = box.parentElement.clientHeight;
+    const room = area - box.offsetTop - (legend && !legend.hidden ? legend.offsetHeight + 28 : 16);
+    box.style.maxHeight = room >= 280 ? `${room}px` : '';
+  }
+
+  /** Fly to a follow-up's address (its city and cell as search finds them) and open its card. */
+  async function openFollowUnit(x) {
+    let hit = null;
+    try {
+      const body = await api(`/api/v1/search?${new URLSearchParams({ q: x.external_id, limit: '5' })}`);
+      hit = (body.results || []).find((r) => r.kind === 'unit' && r.code === x.external_id) || null;
+    } catch (err) {
+      if (handleApiFailure(err)) return;
+    }
+    if (hit) { await goToResult(hit); return; }
+    openUnitCard(x.external_id);
+  }
+
+  function onFollowClick(ev) {
+    const btn = ev.target.closest('[data-follow-action]');
+    const f = state.follow;
+    if (!btn || !f) return;
+    const action = btn.dataset.followAction;
+    if (action === 'hide') { f.open = false; renderFollow(); return; }
+    const li = btn.closest('[data-follow]');
+    const x = li ? f.items.find((it) => String(it.id) === li.dataset.follow) : null;
+    if (!x) return;
+    if (action === 'open') {
+      f.message = null;
+      openFollowUnit(x);
+    } else if (action === 'close') {
+      Object.assign(f, { closing: x.id, draft: null, error: null, message: null, focusNote: true });
+      renderFollow();
+    } else if (action === 'cancel') {
+      Object.assign(f, { closing: null, draft: null, error: null });
+      renderFollow();
+    }
+  }
+
+  function onFollowInput(ev) {
+    const f = state.follow;
+    const form = ev.target.closest('[data-follow-form]');
+    if (!f || !form) return;
+    const data = new FormData(form);
+    f.draft = { outcome: data.get('outcome'), note: data.get('note') || '' };
+  }
+
+  async function onFollowSubmit(ev) {
+    ev.preventDefault();
+    const f = state.follow;
+    const form = ev.target.closest('[data-follow-form]');
+    if (!f || !form || f.busy) return;
+    const id = Number(form.dataset.followForm);
+    const x = f.items.find((it) => it.id === id);
+    const data = new FormData(form);
+    const outcome = data.get('outcome');
+    const note = String(data.get('note') || '').trim();
+    f.draft = { outcome, note };
+    Object.assign(f, { busy: true, error: null });
+    renderFollow();
+    try {
+      await api(`/api/v1/follow-ups/${id}/close`, { method: 'POST', body: { outcome, note: note || null } });
+      if (state.follow !== f) return;
+      Object.assign(f, {
+        busy: false, closing: null, draft: null,
+        message: { a: x ? x.address || x.external_id : String(id), outcome },
+        items: f.items.filter((it) => it.id !== id),
+      });
+      renderFollow();
+      if (x && state.fieldWork && state.fieldWork.code === x.cell_code) loadFieldWork(x.cell_code);
+      loadFollowUps();
+    } catch (err) {
+      if (handleApiFailure(err) || state.follow !== f) return;
+      Object.assign(f, { busy: false, error: { id, text: errorText(err) } });
+      renderFollow();
+    }
   }
 
   // ---------------------------------------------------------------- views: map and administration
@@ -3897,6 +4366,11 @@
     $('gm-panel-close').addEventListener('click', () => { if (state.unit) closeUnitCard(); else selectCell(null); });
     $('gm-panel-body').addEventListener('click', onPanelClick);
     $('gm-myarea').addEventListener('click', openMyArea);
+    $('gm-myfollow').addEventListener('click', toggleFollow);
+    $('gm-follow').addEventListener('click', onFollowClick);
+    $('gm-follow').addEventListener('input', onFollowInput);
+    $('gm-follow').addEventListener('change', onFollowInput);
+    $('gm-follow').addEventListener('submit', onFollowSubmit);
     $('gm-area').addEventListener('click', (ev) => { if (ev.target.closest('[data-area-action="close"]')) closeMyArea(); });
     $('gm-admin-body').addEventListener('click', onAdminClick);
     $('gm-admin-body').addEventListener('input', onAdminInput);
@@ -3910,7 +4384,7 @@
       else if (state.selected) selectCell(null);
     });
     $('gm-panel-body').addEventListener('submit', onUnitSubmit);
-    $('gm-metric').addEventListener('change', (ev) => { state.mv.metric = ev.target.value; restyle(); });
+    $('gm-metric').addEventListener('change', (ev) => setMetric(ev.target.value));
     $('gm-method').addEventListener('change', (ev) => { state.mv.method = ev.target.value; restyle(); });
     $('gm-level').addEventListener('click', (ev) => { const b = ev.target.closest('[data-level]'); if (b) setLevel(b.dataset.level); });
     $('gm-asof').addEventListener('change', (ev) => { state.mv.asOf = ev.target.value; reloadView(); });
