@@ -393,6 +393,7 @@ class _Request:
     p_end: dt.datetime
     from_base: bool
     params: dict[str, Any] = field(default_factory=dict)
+    month: bool = False  # the period is the month of as_of (what compaction stores per cell)
 
     @property
     def fg(self) -> bool:
@@ -616,6 +617,95 @@ _PERIOD_CTES_OF_CELLS = _PERIOD_CTES.replace(
 ),""",
 )
 assert _PERIOD_CTES_OF_CELLS != _PERIOD_CTES
+
+# the cell map of the current month (migration 0009): cell_metric holds each cell's period figures
+# as of the last compaction; only the units of cells without them (or with pending deltas) are
+# read, each cell's units by key
+_STALE_PERIOD = (
+    "(b.period_from IS DISTINCT FROM :p_start OR b.period_to IS DISTINCT FROM :p_end "
+    "OR c.id IN (SELECT dd.cell_id FROM cell_metric_delta dd WHERE {{delta_cells}}))"
+)
+_PERIOD_CTES_STORED = _PERIOD_CTES.replace(
+    _PERIOD_CTES[_PERIOD_CTES.index("chp AS (") : _PERIOD_CTES.index("pu AS (")],
+    """stale AS MATERIALIZED (
+    SELECT c.id
+    FROM cell c
+    JOIN region ci ON ci.id = c.city_id
+    LEFT JOIN cell_metric b ON b.cell_id = c.id
+    WHERE ({{cell_scope}}) AND {{cell_filter}} AND """
+    + _STALE_PERIOD
+    + """
+),
+chp AS (
+    SELECT au.id AS unit_id
+    FROM stale
+    CROSS JOIN LATERAL (
+        SELECT au.id, au.retired_at FROM address_unit au WHERE au.cell_id = stale.id OFFSET 0
+    ) au
+    WHERE (au.retired_at > :p_start AND au.retired_at <= :p_end)
+       OR EXISTS (SELECT 1 FROM market_record mr WHERE mr.address_unit_id = au.id
+                  AND ((mr.valid_from > :p_start AND mr.valid_from <= :p_end)
+                       OR (mr.valid_to > :p_start AND mr.valid_to <= :p_end)))
+),
+""",
+)
+assert _PERIOD_CTES_STORED != _PERIOD_CTES
+# compaction and recount store each cell's period figures of the current month (migration 0009):
+# the target cells' units changed in the month, found either unit by unit (few cells: the cells
+# compacted) or from the versions of the month (many: the first compaction of a month, a recount)
+_TARGET_UNITS = """chp AS (
+    SELECT au.id AS unit_id
+    FROM metrics_period_target t
+    CROSS JOIN LATERAL (
+        SELECT au.id, au.retired_at FROM address_unit au WHERE au.cell_id = t.cell_id OFFSET 0
+    ) au
+    WHERE (au.retired_at > :p_start AND au.retired_at <= :p_end)
+       OR EXISTS (SELECT 1 FROM market_record mr WHERE mr.address_unit_id = au.id
+                  AND ((mr.valid_from > :p_start AND mr.valid_from <= :p_end)
+                       OR (mr.valid_to > :p_start AND mr.valid_to <= :p_end)))
+),
+"""
+_STORE_PERIOD = """WITH {{ctes}},
+s AS (
+    SELECT a.cell_id, sum(a.churned) AS churned, sum(a.won) AS won, sum(a.new_own_lines) AS nol
+    FROM pu a WHERE a.cell_id IN (SELECT t.cell_id FROM metrics_period_target t)
+    GROUP BY a.cell_id
+)
+UPDATE cell_metric b SET period_from = :p_start, period_to = :p_end,
+       churned = coalesce(s.churned, 0), won = coalesce(s.won, 0), new_own_lines = coalesce(s.nol, 0)
+FROM metrics_period_target t LEFT JOIN s ON s.cell_id = t.cell_id
+WHERE b.cell_id = t.cell_id"""
+_UNIT_BY_UNIT_MAX = 1000
+"""Up to this many target cells their units are probed one by one; above, the month's versions."""
+
+
+def _store_period(conn: Connection, tz: str, also: str | None) -> None:
+    """Store the current month's period figures of the cells that lack them and of ``also`` cells."""
+    p_start, p_end = parse_period(f"{today(tz):%Y-%m}", tz)
+    extra = f" OR b.cell_id IN ({also})" if also else ""
+    conn.execute(text("DROP TABLE IF EXISTS metrics_period_target"))
+    n = conn.execute(
+        text(
+            "CREATE TEMP TABLE metrics_period_target ON COMMIT DROP AS SELECT b.cell_id FROM cell_metric b "
+            "WHERE b.period_from IS DISTINCT FROM :p_start OR b.period_to IS DISTINCT FROM :p_end" + extra
+        ),
+        {"p_start": p_start, "p_end": p_end},
+    ).rowcount
+    if not n:
+        return
+    ctes = _PERIOD_CTES.removeprefix(",\n")
+    if n <= _UNIT_BY_UNIT_MAX:
+        ctes = ctes.replace(ctes[: ctes.index("pu AS (")], _TARGET_UNITS)
+    conn.execute(text("SELECT set_config('jit', 'off', true)"))
+    conn.execute(text(_fill(_STORE_PERIOD, ctes=ctes)), {"p_start": p_start, "p_end": p_end})
+
+
+_PERIOD_SUMS = ", ".join(f"coalesce(p.{n}, 0) AS {n}" for n in ("churned", "won", "new_own_lines"))
+_PERIOD_SUMS_STORED = ", ".join(
+    f"CASE WHEN b.period_from = :p_start AND b.period_to = :p_end AND d.cell_id IS NULL "
+    f"THEN b.{n} ELSE coalesce(p.{n}, 0) END AS {n}"
+    for n in ("churned", "won", "new_own_lines")
+)
 
 _NUMERIC_SUMS = frozenset({"ld_minutes_own", "ld_minutes_rival", "revenue"})
 # the short names metrics_final.sql gives the sums in its relation z
@@ -880,11 +970,13 @@ def _build(req: _Request, scope: Scope, only_cells: list[int] | None = None) -> 
     cell_filter, inbox = _cell_filter(req)
     params.update(req.params)
     if _fast_cells(req):
-        delta_cells, period_ctes = "true", _PERIOD_CTES
+        delta_cells, period_ctes, period_sums = "true", _PERIOD_CTES, _PERIOD_SUMS
         if only_cells is not None:
             cell_filter += " AND c.id = ANY(:only_cells)"
             delta_cells, period_ctes = "dd.cell_id = ANY(:only_cells)", _PERIOD_CTES_OF_CELLS
             params["only_cells"] = only_cells
+        if req.month:
+            period_ctes, period_sums = _PERIOD_CTES_STORED, _PERIOD_SUMS_STORED
         sql = _fill(
             _template("metrics_cells.sql", req.level),
             delta_sums=", ".join(_cast(n, f"sum(dd.{n})") + f" AS {n}" for n in SUM_NAMES),
@@ -892,6 +984,7 @@ def _build(req: _Request, scope: Scope, only_cells: list[int] | None = None) -> 
                 _cast(n, f"coalesce(b.{n}, 0) + coalesce(d.{n}, 0)") + f" AS {_Z[n]}" for n in SUM_NAMES
             ),
             period_ctes=period_ctes,
+            period_sums=period_sums,
             delta_cells=delta_cells,
             cell_scope=cell_scope,
             cell_filter=cell_filter,
@@ -955,6 +1048,7 @@ def _request(
     p_start, p_end = parse_period(period if period is not None else f"{as_of:%Y-%m}", tz)
     f = _resolve_filters(conn, filters)
     req = _Request(lvl, f, as_of, t, p_start, p_end, from_base)
+    req.month = (p_start, p_end) == parse_period(f"{as_of:%Y-%m}", tz)
     p: dict[str, Any] = {
         "level": lvl.name,
         "as_of": as_of,
@@ -1525,7 +1619,9 @@ def compact_metrics(conn: Connection, *, tz: str = DEFAULT_TZ) -> int | None:
     if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": METRICS_LOCK}):
         return None
     conn.execute(text("DROP TABLE IF EXISTS metrics_compacting"))
-    return int(sqlfiles.run_script(conn, _compact_sql(), {"exp_day": today(tz)}).scalar_one())
+    folded = int(sqlfiles.run_script(conn, _compact_sql(), {"exp_day": today(tz)}).scalar_one())
+    _store_period(conn, tz, "SELECT d.cell_id FROM metrics_compacting d")
+    return folded
 
 
 def vacuum_deltas(engine: Engine) -> None:
@@ -1555,7 +1651,9 @@ def recount_metrics(conn: Connection, *, tz: str = DEFAULT_TZ) -> int:
         rival_key=_RIVAL_KEY.replace("u.", "x."),
         rivalry=_RIVALRY.replace("u.", "x."),
     )
-    return int(sqlfiles.run_script(conn, sql, {"exp_day": today(tz)}).scalar_one())
+    counted = int(sqlfiles.run_script(conn, sql, {"exp_day": today(tz)}).scalar_one())
+    _store_period(conn, tz, None)
+    return counted
 
 
 def pending_deltas(conn: Connection) -> int:

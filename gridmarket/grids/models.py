@@ -444,7 +444,9 @@ class CellMetric(_MetricSums, Base):
 
     ``rival_mix`` is the cell's rival_mix object as of the last compaction (from ``cell_rival``,
     kept as ``json`` so that reads copy it out without re-rendering); ``exp_n`` is its
-    expiring_90d as of ``exp_day`` (refreshed by compaction for the day it runs).
+    expiring_90d as of ``exp_day`` (refreshed by compaction for the day it runs); ``churned``,
+    ``won`` and ``new_own_lines`` are its period figures for [``period_from``, ``period_to``],
+    the month of the last compaction, as of that compaction (migration 0009).
     """
 
     __tablename__ = "cell_metric"
@@ -453,6 +455,11 @@ class CellMetric(_MetricSums, Base):
     rival_mix: Mapped[dict[str, int]] = mapped_column(JSON, server_default=text("'{}'::json"))
     exp_day: Mapped[dt.date | None] = mapped_column(Date)
     exp_n: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    period_from: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    period_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    churned: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    won: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    new_own_lines: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class CellH3Metric(_MetricSums, Base):

@@ -496,3 +496,48 @@ def test_fine_h3_and_status_filtered_reads_are_cached_but_never_stale(db: Engine
         edit(conn, h1, status="stock", fixed_lines_own=1)
     with db.connect() as conn:
         assert stock(conn) == (2, 2)
+
+
+def test_compaction_stores_the_months_period_figures_per_cell(db: Engine) -> None:
+    """churned / won / new_own_lines of the current month are kept per cell by compaction and read
+    from there for cells without pending deltas; other periods are computed from the versions."""
+    load(
+        db,
+        [
+            unit("s1", 120.001, 30.001, "stock", fixed_lines_own=1),
+            unit("s2", 120.002, 30.002, "potential"),
+            unit("s3", 120.011, 30.001, "other_network", fixed_lines_rival=1),
+        ],
+    )
+    with db.connect() as conn:
+        ids = dict(conn.execute(text("SELECT external_id, id FROM address_unit")).all())
+        conn.commit()
+    with db.begin() as conn:  # this month: s1 lost to a rival, s2 won with 2 own lines
+        edit(conn, ids["s1"], status="other_network", fixed_lines_own=0, fixed_lines_rival=1)
+        edit(conn, ids["s2"], status="stock", fixed_lines_own=2)
+    with db.begin() as conn:
+        assert metrics.compact_metrics(conn)
+    with db.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT c.code, b.churned, b.won, b.new_own_lines, b.period_from IS NOT NULL "
+                "FROM cell_metric b JOIN cell c ON c.id = b.cell_id ORDER BY c.code"
+            )
+        ).all()
+        # A: s1 churned, s2 won with 2 new own lines; B: nothing happened to s3
+        assert [tuple(r) for r in stored] == [("A", 1, 1, 2, True), ("B", 0, 0, 0, True)]
+        a = cell_row(conn, "A")
+        assert (a["churned"], a["won"], a["new_own_lines"]) == (1, 1, 2)
+        assert_exact(conn)
+        # a past period is computed from the versions: nothing changed in January 2025 after the load
+        jan = metrics.metrics_for_level(conn, ADMIN, "cell", period="2025-01", filters={"cell": "A"}, tz=TZ)[
+            0
+        ]
+        assert (jan["churned"], jan["won"], jan["new_own_lines"]) == (0, 0, 0)
+        conn.commit()
+    with db.begin() as conn:  # s3 won too; pending: B is computed from the versions until compacted
+        edit(conn, ids["s3"], status="competing", fixed_lines_own=1)
+    with db.connect() as conn:
+        b = cell_row(conn, "B")
+        assert (b["churned"], b["won"], b["new_own_lines"]) == (0, 1, 1)
+        assert_exact(conn)

@@ -4,7 +4,9 @@
 -- (cell_metric, with its rival_mix object and its expiring count as of the compaction's day),
 -- to its pending deltas (summed per cell, few after compaction) and to its period figures (only
 -- the units changed within the period are read). No output value is re-rendered that need not
--- be: rival_mix is stored as json text. <delta_cells> restricts the delta scans to the cells of
+-- be: rival_mix is stored as json text. For the current month the period figures come from
+-- cell_metric (stored by compaction) for every cell without pending deltas; only the units of the
+-- other cells are looked up (<period_ctes>, metrics._PERIOD_CTES_STORED). <delta_cells> restricts the delta scans to the cells of
 -- an incremental re-read (metrics._patch: only the cells changed since a cached read).
 --
 -- EXPLAIN ANALYZE (1,000,000-unit demo, 杭州市 = 8,000 cells of which 7,751 hold units,
@@ -70,9 +72,7 @@ z AS (
            dist.name AS district_name, c.type, c.source,
            {{sums}},
            CASE WHEN b.exp_day = CAST(:as_of AS date) THEN b.exp_n ELSE 0 END + coalesce(e.n, 0) AS expiring,
-           coalesce(p.churned, 0) AS churned,
-           coalesce(p.won, 0) AS won,
-           coalesce(p.new_own_lines, 0) AS new_own_lines,
+           {{period_sums}},
            CASE WHEN dirty.cell_id IS NULL THEN coalesce(b.rival_mix, '{}'::json)
                 ELSE coalesce(dr.rival_mix, '{}'::json) END AS rival_mix
     FROM cell c
