@@ -596,66 +596,17 @@ pu AS (
     ) e ON a.retired_at IS NULL OR a.retired_at > :p_end
 )"""
 
-# the same for the units of some cells only (an incremental re-read of changed cells): each unit
-# of those cells is probed for a version starting or ending inside the period
-_PERIOD_CTES_OF_CELLS = _PERIOD_CTES.replace(
-    """chp AS (
-    SELECT mr.address_unit_id AS unit_id FROM market_record mr
-    WHERE mr.valid_from > :p_start AND mr.valid_from <= :p_end
-    UNION
-    SELECT mr.address_unit_id FROM market_record mr WHERE mr.valid_to > :p_start AND mr.valid_to <= :p_end
-    UNION
-    SELECT au.id FROM address_unit au WHERE au.retired_at > :p_start AND au.retired_at <= :p_end
-),""",
-    """chp AS (
-    SELECT au.id AS unit_id FROM address_unit au
-    WHERE au.cell_id = ANY(:only_cells)
-      AND ((au.retired_at > :p_start AND au.retired_at <= :p_end)
-           OR EXISTS (SELECT 1 FROM market_record mr WHERE mr.address_unit_id = au.id
-                      AND ((mr.valid_from > :p_start AND mr.valid_from <= :p_end)
-                           OR (mr.valid_to > :p_start AND mr.valid_to <= :p_end))))
-),""",
-)
-assert _PERIOD_CTES_OF_CELLS != _PERIOD_CTES
 
-# the cell map of the current month (migration 0009): cell_metric holds each cell's period figures
-# as of the last compaction; only the units of cells without them (or with pending deltas) are
-# read, each cell's units by key
-_STALE_PERIOD = (
-    "(b.period_from IS DISTINCT FROM :p_start OR b.period_to IS DISTINCT FROM :p_end "
-    "OR c.id IN (SELECT dd.cell_id FROM cell_metric_delta dd WHERE {{delta_cells}}))"
-)
-_PERIOD_CTES_STORED = _PERIOD_CTES.replace(
-    _PERIOD_CTES[_PERIOD_CTES.index("chp AS (") : _PERIOD_CTES.index("pu AS (")],
-    """stale AS MATERIALIZED (
-    SELECT c.id
-    FROM cell c
-    JOIN region ci ON ci.id = c.city_id
-    LEFT JOIN cell_metric b ON b.cell_id = c.id
-    WHERE ({{cell_scope}}) AND {{cell_filter}} AND """
-    + _STALE_PERIOD
-    + """
-),
-chp AS (
+def _chp_of(cells: str, ctes: str = "") -> str:
+    """The period CTEs with chp = the units of ``cells`` (a relation ``t`` with ``cell_id``)
+    changed within the period, each unit of those cells probed by key; ``ctes`` go before chp.
+
+    For the re-read of a few cells, the stored period figures (migration 0009) and compaction,
+    where the cells are few: :data:`_PERIOD_CTES` finds the units from the month's versions.
+    """
+    chp = f"""{ctes}chp AS (
     SELECT au.id AS unit_id
-    FROM stale
-    CROSS JOIN LATERAL (
-        SELECT au.id, au.retired_at FROM address_unit au WHERE au.cell_id = stale.id OFFSET 0
-    ) au
-    WHERE (au.retired_at > :p_start AND au.retired_at <= :p_end)
-       OR EXISTS (SELECT 1 FROM market_record mr WHERE mr.address_unit_id = au.id
-                  AND ((mr.valid_from > :p_start AND mr.valid_from <= :p_end)
-                       OR (mr.valid_to > :p_start AND mr.valid_to <= :p_end)))
-),
-""",
-)
-assert _PERIOD_CTES_STORED != _PERIOD_CTES
-# compaction and recount store each cell's period figures of the current month (migration 0009):
-# the target cells' units changed in the month, found either unit by unit (few cells: the cells
-# compacted) or from the versions of the month (many: the first compaction of a month, a recount)
-_TARGET_UNITS = """chp AS (
-    SELECT au.id AS unit_id
-    FROM metrics_period_target t
+    FROM {cells}
     CROSS JOIN LATERAL (
         SELECT au.id, au.retired_at FROM address_unit au WHERE au.cell_id = t.cell_id OFFSET 0
     ) au
@@ -665,6 +616,39 @@ _TARGET_UNITS = """chp AS (
                        OR (mr.valid_to > :p_start AND mr.valid_to <= :p_end)))
 ),
 """
+    old = _PERIOD_CTES[_PERIOD_CTES.index("chp AS (") : _PERIOD_CTES.index("pu AS (")]
+    return _PERIOD_CTES.replace(old, chp)
+
+
+# an incremental re-read of changed cells (another period than the month of as_of)
+_PERIOD_CTES_OF_CELLS = _chp_of("unnest(CAST(:only_cells AS integer[])) AS t(cell_id)")
+# the current month (migration 0009): cell_metric holds each cell's period figures as of the last
+# compaction; only the units of cells without them, or with pending deltas, are looked up
+_STALE_PERIOD = (
+    "(b.period_from IS DISTINCT FROM :p_start OR b.period_to IS DISTINCT FROM :p_end "
+    "OR {{cell}} IN (SELECT dd.cell_id FROM cell_metric_delta dd WHERE {{delta_cells}}))"
+)
+_PERIOD_CTES_STORED = _chp_of(
+    "stale t",
+    "stale AS MATERIALIZED (\n    SELECT c.id AS cell_id FROM cell c JOIN region ci ON ci.id = c.city_id\n"
+    "    LEFT JOIN cell_metric b ON b.cell_id = c.id\n"
+    "    WHERE ({{cell_scope}}) AND {{cell_filter}}\n"
+    "      AND " + _STALE_PERIOD.replace("{{cell}}", "c.id") + "\n),\n",
+)
+_PERIOD_CTES_STORED_LEVEL = _chp_of(  # the same over the scoped cells sc of metrics_level.sql
+    "stale t",
+    "stale AS MATERIALIZED (\n    SELECT sc.id AS cell_id FROM sc\n"
+    "    LEFT JOIN cell_metric b ON b.cell_id = sc.id\n"
+    "    WHERE " + _STALE_PERIOD.replace("{{cell}}", "sc.id").replace("{{delta_cells}}", "true") + "\n),\n",
+)
+# the stored figures of the cells that are not stale, per area of a territory level
+_STORED_PERIOD_PART = (
+    "SELECT ({{key}})::bigint AS aid, b.churned, b.won, b.new_own_lines FROM sc "
+    "JOIN cell_metric b ON b.cell_id = sc.id "
+    "WHERE b.period_from = :p_start AND b.period_to = :p_end AND sc.id NOT IN (SELECT t.cell_id FROM stale t)"
+)
+
+# compaction and recount store each cell's period figures of the current month (migration 0009)
 _STORE_PERIOD = """WITH {{ctes}},
 s AS (
     SELECT a.cell_id, sum(a.churned) AS churned, sum(a.won) AS won, sum(a.new_own_lines) AS nol
@@ -693,9 +677,8 @@ def _store_period(conn: Connection, tz: str, also: str | None) -> None:
     ).rowcount
     if not n:
         return
-    ctes = _PERIOD_CTES.removeprefix(",\n")
-    if n <= _UNIT_BY_UNIT_MAX:
-        ctes = ctes.replace(ctes[: ctes.index("pu AS (")], _TARGET_UNITS)
+    ctes = _chp_of("metrics_period_target t") if n <= _UNIT_BY_UNIT_MAX else _PERIOD_CTES
+    ctes = ctes.removeprefix(",\n")
     conn.execute(text("SELECT set_config('jit', 'off', true)"))
     conn.execute(text(_fill(_STORE_PERIOD, ctes=ctes)), {"p_start": p_start, "p_end": p_end})
 
@@ -798,6 +781,11 @@ def _agg_common(req: _Request) -> dict[str, str]:
 _NO_MAIN = "SELECT NULL::bigint, " + ", ".join(_cast(n, "0") for n in SUM_NAMES) + " WHERE false"
 
 
+def _stored_period(req: _Request) -> bool:
+    """Whether a territory level read takes the stored period figures of its cells (migration 0009)."""
+    return req.use_agg and not req.fg and not req.h3_base and req.month and req.t is None
+
+
 def _parts(req: _Request, units: list[str]) -> dict[str, str]:
     """The main, expiring, period and rival SQL of a request (see metrics_level.sql)."""
     main: list[str] = []
@@ -820,6 +808,8 @@ def _parts(req: _Request, units: list[str]) -> dict[str, str]:
     main_sql = "SELECT y.aid, " + sums + " FROM (\n" + _union(main, _NO_MAIN) + "\n) y GROUP BY y.aid"
     members: list[str | None] = ["member", "industry"] if req.fg else [None]
     period = [_period_part(req, mem) for mem in members]
+    if _stored_period(req):  # the stored figures of the cells that are not stale (pu has the others)
+        period.append(_fill(_STORED_PERIOD_PART, key=_CELL_KEY[req.level.kind]))
     rivals_sql = (
         "SELECT y.aid, json_object_agg(y.rival, y.n ORDER BY y.rival) FROM ("
         "SELECT x.aid, x.rival, sum(x.n)::bigint AS n FROM (\n"
@@ -1011,7 +1001,7 @@ def _build(req: _Request, scope: Scope, only_cells: list[int] | None = None) -> 
         ctes += _fill(_FGI, record=_RECORD_COLS, instant=instant, only=only)
     if units:
         ctes += ",\nuk AS MATERIALIZED (\n" + "\nUNION ALL\n".join(units) + "\n)"
-    ctes += _PERIOD_CTES
+    ctes += _PERIOD_CTES_STORED_LEVEL if _stored_period(req) else _PERIOD_CTES
     areas, keep = _area_sql(req)
     sql = _fill(
         _template("metrics_level.sql", req.level),

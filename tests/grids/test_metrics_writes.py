@@ -407,6 +407,22 @@ def test_the_cell_map_re_reads_only_changed_cells_and_misses_no_late_commit(db: 
         assert metrics.metrics_json(conn, ADMIN, "cell", tz=TZ) == as_json  # patched = read whole
         assert cells(conn) == after
         assert_exact(conn)
+        # a cached map of another period (a year) is patched too: its period figures from the versions
+        year = f"{dt.date.today():%Y}"
+        before_year = metrics.metrics_json(conn, ADMIN, "cell", period=year, tz=TZ)
+        conn.commit()
+    with db.begin() as conn:
+        edit(conn, p1, status="other_network", fixed_lines_own=0, fixed_lines_rival=1)
+    with db.connect() as conn:
+        patched_year = metrics.metrics_json(conn, ADMIN, "cell", period=year, tz=TZ)
+        conn.commit()
+    assert patched_year != before_year
+    metrics.clear_cache()
+    with db.connect() as conn:
+        assert metrics.metrics_json(conn, ADMIN, "cell", period=year, tz=TZ) == patched_year
+        whole = {d["id"]: d for d in metrics.metrics_for_level(conn, ADMIN, "cell", period=year, tz=TZ)}
+        base = metrics.metrics_for_level(conn, ADMIN, "cell", period=year, tz=TZ, from_base=True)
+        assert whole == {d["id"]: d for d in base}
 
 
 def test_the_api_compactor_folds_deltas_in_the_background(db: Engine) -> None:
