@@ -51,11 +51,13 @@ and JSON into a copy of the cached map (:func:`_fast_entry`).
 
 Timings (2 vCPUs, PostgreSQL 15, busy machine; 杭州市 of the 1,000,000-unit demo = 8,000
 cells; "raw" = ``from_base=True``, the same formulas over address_unit ⨝ current records):
-all cells of the city: first read ≈ 140-200 ms, read after a change of a few cells ≈ 15-25 ms
+all cells of the city: first read ≈ 160-250 ms (period figures stored per cell by compaction,
+even with 200,000 units changed in the month), read after a change of a few cells ≈ 15-25 ms
 in-process (the changed cells re-read and spliced in), repeated read ≈ 1-3 ms (the JSON bytes of
-:func:`metrics_json` cached too), raw ≈ 5.5 s; grid / district / h3:8 levels:
-first read ≈ 210-250 ms, raw ≈ 4-5 s. 16 writers editing units of one cell: ≈ 0.6× the
-throughput of bare primary-key UPDATEs of the same rows. More in the report of the work.
+:func:`metrics_json` cached too), raw ≈ 2.5-5.5 s; grid / district / city levels: first read
+≈ 135-160 ms; h3:8 ≈ 0.1 s in a quiet month, ≈ 1 s with 200,000 units changed in it (its period
+figures come from the versions). 16 writers editing units of one cell: ≈ 0.6-0.8× the
+throughput of bare primary-key UPDATEs of the same rows (bench/metrics).
 
 Levels and sources
 ------------------
