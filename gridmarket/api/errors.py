@@ -6,6 +6,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import errors as pg_errors
+from sqlalchemy.exc import DBAPIError
 
 from gridmarket.grids.errors import (
     Conflict,
@@ -27,6 +29,10 @@ DEFAULT_STATUS_CODES: dict[type[GridmarketError], int] = {
     TooManyRequests: 429,
     DatabaseError: 503,
 }
+
+
+CONTENTION = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+"""Database errors that mean "two writers crossed": answered 409 with Retry-After, never 500."""
 
 
 def status_for(exc: GridmarketError) -> int:
@@ -61,5 +67,19 @@ def add_exception_handlers(app: FastAPI) -> None:
         body = {"detail": detail, "field": field, "errors": jsonable_encoder(errors)}
         return JSONResponse(body, status_code=422)
 
+    async def handle_contention(request: Request, exc: Exception) -> JSONResponse:
+        # two writers crossing (a deadlock PostgreSQL broke, a serialization failure): the
+        # transaction was rolled back whole; the client may simply send the same request again
+        assert isinstance(exc, DBAPIError)
+        if not isinstance(exc.orig, CONTENTION):
+            raise exc
+        body = {
+            "detail": "another change to the same data was being written at the same moment; "
+            "nothing of this request was saved: send it again",
+            "field": None,
+        }
+        return JSONResponse(body, status_code=409, headers={"Retry-After": "1"})
+
     app.add_exception_handler(GridmarketError, handle)
+    app.add_exception_handler(DBAPIError, handle_contention)
     app.add_exception_handler(RequestValidationError, handle_validation)

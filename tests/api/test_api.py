@@ -159,3 +159,25 @@ def test_password_is_hashed_with_argon2id(engine: Engine) -> None:
     with engine.connect() as conn:
         h = conn.scalar(text("SELECT password_hash FROM app_user WHERE username = 'admin'"))
     assert h.startswith("$argon2id$")
+
+
+def test_writers_crossing_get_409_with_retry_after_not_500(settings: Settings) -> None:
+    """A deadlock PostgreSQL broke or a serialization failure rolled the request back: 409, try again."""
+    from psycopg import errors as pg_errors
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    app = create_app(settings)
+
+    def deadlock() -> None:
+        raise OperationalError("UPDATE …", {}, pg_errors.DeadlockDetected("deadlock detected"))
+
+    def duplicate() -> None:
+        raise IntegrityError("INSERT …", {}, pg_errors.UniqueViolation("duplicate key"))
+
+    app.add_api_route("/test-deadlock", deadlock)
+    app.add_api_route("/test-duplicate", duplicate)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/test-deadlock")
+        assert r.status_code == 409 and r.headers["retry-after"] == "1"
+        assert "nothing of this request was saved" in r.json()["detail"]
+        assert c.get("/test-duplicate").status_code == 500  # any other database error is not hidden
