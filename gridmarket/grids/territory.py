@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gridmarket.grids import metrics, sqlfiles
+from gridmarket.grids import sqlfiles
 from gridmarket.grids.scope import Scope
 
 
@@ -19,9 +19,8 @@ def list_cities(conn: Connection, scope: Scope, tz: str = "Asia/Shanghai") -> li
     cond, params = scope.cell_sql("c")
     sql = sqlfiles.with_scope(sqlfiles.load("cities.sql"), cell_scope=cond)
     rows = [dict(r) for r in conn.execute(text(sql), {"cities": scope.city_ids(), **params}).mappings()]
-    units = {m["id"]: m["units"] for m in metrics.metrics_for_level(conn, scope, "city", tz=tz)}
     for row in rows:
-        row["units"] = int(units.get(row["code"]) or 0)
+        row["units"] = int(row["units"])
     rows.sort(key=lambda r: (-r["units"], r["code"]))
     return rows
 
