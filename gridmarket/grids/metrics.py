@@ -1153,6 +1153,8 @@ class _Cached:
     snap: str | None = None  # the fast cell map: the snapshot its rows are at least as new as
     parts: list[bytes] | None = None  # ... and each row's JSON, in the order of rows
     taken: float = 0.0  # ... and when that snapshot was taken (time.monotonic)
+    geoms: dict[int, bytes] | None = None  # ... and each cell's GeoJSON geometry (until the epoch moves)
+    features: list[bytes | None] | None = None  # ... and each row's GeoJSON feature (None: to render)
 
 
 _cache: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
@@ -1299,6 +1301,7 @@ def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched:
     fresh = {aid: d for d, aid in _query_rows(conn, req, sql, params)}
     rows = list(hit.rows)
     parts = list(hit.parts) if hit.parts is not None else None
+    features = list(hit.features) if hit.features is not None else None
     seen = 0
     for i, (_, aid) in enumerate(rows):
         d = fresh.get(aid)
@@ -1308,9 +1311,11 @@ def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched:
         rows[i] = (d, aid)
         if parts is not None:
             parts[i] = orjson.dumps(d, option=orjson.OPT_NON_STR_KEYS)
+        if features is not None:
+            features[i] = None
     if seen != len(fresh):  # a cell the cached read did not have: the territory changed under it
         return None
-    return _Cached(hit.version, rows, parts=parts)
+    return _Cached(hit.version, rows, parts=parts, geoms=hit.geoms, features=features)
 
 
 def _rows(conn: Connection, scope: Scope, req: _Request) -> list[tuple[dict[str, Any], int]]:
@@ -1418,6 +1423,8 @@ def metrics_geojson(
     Repeated reads of an unchanged current state are served from the read cache.
     """
     req = _request(conn, level, as_of, period, filters, tz, False)
+    if _fast_cells(req):
+        return _cells_geojson(conn, scope, req)
     if req.level.kind == "h3":
         feats = []
         for d, aid in _rows(conn, scope, req):
@@ -1436,6 +1443,38 @@ def metrics_geojson(
     elif slot is not None:
         _cache_put(slot, _Cached((), [], geojson=body))
     return body
+
+
+def _cells_geojson(conn: Connection, scope: Scope, req: _Request) -> bytes:
+    """The map of cells as GeoJSON from the incrementally kept rows (:func:`_fast_entry`).
+
+    Each feature is spliced from the cell's geometry (read once per territory epoch, as
+    ``ST_AsGeoJSON(geom, 6)`` like metrics_geojson.sql) and its row's JSON, so a read after a
+    field edit re-renders only the changed cells' properties.
+    """
+    entry = _fast_entry(conn, scope, req)
+    if entry.geojson is not None:
+        return entry.geojson
+    if entry.parts is None:
+        entry.parts = [orjson.dumps(d, option=orjson.OPT_NON_STR_KEYS) for d, _ in entry.rows]
+    geoms = entry.geoms or {}
+    missing = [aid for _, aid in entry.rows if aid not in geoms]
+    if missing:
+        geoms = dict(geoms)
+        found = conn.execute(
+            text("SELECT c.id, ST_AsGeoJSON(c.geom, 6) FROM cell c WHERE c.id = ANY(:ids)"), {"ids": missing}
+        )
+        geoms.update((int(aid), str(g).encode()) for aid, g in found)
+        entry.geoms = geoms
+    features: list[bytes | None] = entry.features if entry.features is not None else [None] * len(entry.rows)
+    for i, ((d, aid), part) in enumerate(zip(entry.rows, entry.parts, strict=True)):
+        if features[i] is None:
+            head = b'{"type":"Feature","id":' + orjson.dumps(d["id"]) + b',"geometry":'
+            features[i] = b"".join((head, geoms.get(aid, b"null"), b',"properties":', part, b"}"))
+    entry.features = features
+    body = b",".join(f or b"null" for f in features)
+    entry.geojson = b'{"type":"FeatureCollection","features":[' + body + b"]}"
+    return entry.geojson
 
 
 def cells_geojson(conn: Connection, city_id: int, scope: Scope, *, tz: str = DEFAULT_TZ) -> bytes:

@@ -398,27 +398,34 @@ def test_the_cell_map_re_reads_only_changed_cells_and_misses_no_late_commit(db: 
     with db.connect() as conn:
         after = cells(conn)
         as_json = metrics.metrics_json(conn, ADMIN, "cell", tz=TZ)
+        as_geojson = json.loads(metrics.metrics_geojson(conn, ADMIN, "cell", tz=TZ))
         conn.commit()
+    a_feature = next(f for f in as_geojson["features"] if f["id"] == "A")
+    assert a_feature["properties"]["n_stock"] == 1 and a_feature["geometry"]["type"] == "MultiPolygon"
     assert after["A"]["n_stock"] == 1 and after["A"]["n_potential"] == 0
     assert after["A"]["penetration"] == 1.0  # A: 1 stock / 1 in demand
     assert after["B"] is first["B"]  # B had no change: its cached row was kept, not read again
     metrics.clear_cache()
     with db.connect() as conn:
         assert metrics.metrics_json(conn, ADMIN, "cell", tz=TZ) == as_json  # patched = read whole
+        assert json.loads(metrics.metrics_geojson(conn, ADMIN, "cell", tz=TZ)) == as_geojson
         assert cells(conn) == after
         assert_exact(conn)
         # a cached map of another period (a year) is patched too: its period figures from the versions
         year = f"{dt.date.today():%Y}"
         before_year = metrics.metrics_json(conn, ADMIN, "cell", period=year, tz=TZ)
+        metrics.metrics_geojson(conn, ADMIN, "cell", tz=TZ)
         conn.commit()
     with db.begin() as conn:
         edit(conn, p1, status="other_network", fixed_lines_own=0, fixed_lines_rival=1)
     with db.connect() as conn:
         patched_year = metrics.metrics_json(conn, ADMIN, "cell", period=year, tz=TZ)
+        patched_geojson = json.loads(metrics.metrics_geojson(conn, ADMIN, "cell", tz=TZ))
         conn.commit()
     assert patched_year != before_year
     metrics.clear_cache()
     with db.connect() as conn:
+        assert json.loads(metrics.metrics_geojson(conn, ADMIN, "cell", tz=TZ)) == patched_geojson
         assert metrics.metrics_json(conn, ADMIN, "cell", period=year, tz=TZ) == patched_year
         whole = {d["id"]: d for d in metrics.metrics_for_level(conn, ADMIN, "cell", period=year, tz=TZ)}
         base = metrics.metrics_for_level(conn, ADMIN, "cell", period=year, tz=TZ, from_base=True)
