@@ -320,6 +320,14 @@ VERSION_SQL = (
     " contract_end, contact_name, contact_phone, surveyed_at, note, 'api', now()"
     " FROM market_record WHERE address_unit_id = %(u)s AND valid_to = now()",
 )
+# the same new version in one round trip: close and insert in one statement (a data-modifying
+# CTE); both statement triggers fire at its end
+_FROM_CLOSED = " FROM market_record WHERE address_unit_id = %(u)s AND valid_to = now()"
+VERSION_ONE_SQL = (  # constants of this file only
+    "WITH old AS (UPDATE market_record SET valid_to = now() WHERE address_unit_id = %(u)s "  # noqa: S608
+    "AND valid_to IS NULL RETURNING *) " + VERSION_SQL[1].replace(_FROM_CLOSED, " FROM old"),
+)
+assert VERSION_ONE_SQL[0].endswith(" FROM old")
 BARE_SQL = ("UPDATE market_record SET note = %(x)s WHERE id = %(id)s",)
 
 
@@ -387,6 +395,7 @@ def section_c(rep: Report, engine: Engine, url: str, writers: int, seconds: floa
     dsn = libpq_url(url)
     shares = [units[i::writers] for i in range(writers)]
     n_v, lat_v, err_v = run_writers(dsn, [[{"u": u} for u in s] for s in shares], VERSION_SQL, seconds)
+    n_1, lat_1, err_1 = run_writers(dsn, [[{"u": u} for u in s] for s in shares], VERSION_ONE_SQL, seconds)
     with psycopg.connect(dsn) as conn:
         ids = dict(
             conn.execute(
@@ -397,22 +406,30 @@ def section_c(rep: Report, engine: Engine, url: str, writers: int, seconds: floa
         )
     bare_work = [[{"id": ids[u], "x": f"bench {secrets.token_hex(4)}"} for u in s] for s in shares]
     n_b, lat_b, err_b = run_writers(dsn, bare_work, BARE_SQL, seconds)
-    tput_v, tput_b = n_v / seconds, n_b / seconds
-    ratio = tput_v / tput_b if tput_b else 0.0
+    tput_v, tput_1, tput_b = n_v / seconds, n_1 / seconds, n_b / seconds
+    ratio_two = tput_v / tput_b if tput_b else 0.0
+    ratio = tput_1 / tput_b if tput_b else 0.0
     rep.table(
         ["writers", "writes", "throughput", "p50 latency", "p95 latency", "errors"],
         [
             [
-                "new version (close + insert)",
+                "new version, 2 statements (close; insert)",
                 f"{n_v:,}",
                 f"{tput_v:,.0f} writes/s",
                 *fmt_ms(lat_v),
                 len(err_v),
             ],
+            [
+                "new version, 1 statement (close + insert in a CTE)",
+                f"{n_1:,}",
+                f"{tput_1:,.0f} writes/s",
+                *fmt_ms(lat_1),
+                len(err_1),
+            ],
             ["bare PK UPDATE (note)", f"{n_b:,}", f"{tput_b:,.0f} writes/s", *fmt_ms(lat_b), len(err_b)],
         ],
     )
-    for e in sorted(set(err_v + err_b))[:5]:
+    for e in sorted(set(err_v + err_1 + err_b))[:5]:
         rep(f"  error: {e}")
     with engine.connect() as conn:
         agg = metrics.metrics_for_level(conn, system_scope(), "cell", filters={"cell": cell.code})
@@ -421,7 +438,11 @@ def section_c(rep: Report, engine: Engine, url: str, writers: int, seconds: floa
         )
         pending = metrics.pending_deltas(conn)
     diffs = same_figures(agg, base)
-    rep(f"  versioned / bare throughput: {ratio:.2f}x (goal >= {GOAL_WRITE_RATIO}x: {mark(ratio >= 0.5)})")
+    rep(f"  versioned (2 statements, 2 round trips) / bare throughput: {ratio_two:.2f}x")
+    rep(
+        f"  versioned (1 statement) / bare throughput: {ratio:.2f}x "
+        f"(goal >= {GOAL_WRITE_RATIO}x: {mark(ratio >= GOAL_WRITE_RATIO)})"
+    )
     rep(f"  aggregate (with {pending:,} pending deltas) vs base tables for the cell: {mark(not diffs)}")
     for d in diffs[:5]:
         rep(f"  DIFF {d}")

@@ -245,7 +245,7 @@ class MarketRecord(Base):
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     valid_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("edit_batch.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("edit_batch.id"))
 
 
 class OrgUnit(Base):
@@ -507,7 +507,7 @@ class CellMetricDelta(_MetricSums, Base):
     """
 
     __tablename__ = "cell_metric_delta"
-    __table_args__ = (Index("cell_metric_delta_tx", "tx"),)
+    __table_args__ = (Index("cell_metric_delta_tx", "tx", postgresql_using="brin"),)
 
     cell_id: Mapped[int] = mapped_column(Integer)
     h3_8: Mapped[int] = mapped_column(BigInteger)
@@ -677,3 +677,5 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"code": "gin_trgm_ops", "name": "gin_trgm_ops"},
 )
+# the versions a bulk batch wrote (undo, batch reads); partial: a field edit maintains no entry
+Index("market_record_batch", MarketRecord.batch_id, postgresql_where=text("batch_id IS NOT NULL"))
