@@ -7,13 +7,9 @@ and the suite fails.
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
@@ -23,7 +19,7 @@ from gridmarket.api.app import create_app
 from gridmarket.grids import auth, migrate
 from gridmarket.grids.db import drop_database, ensure_database
 from gridmarket.grids.settings import Settings
-from tests.helpers import bearer
+from tests.helpers import bearer, serving
 
 DEMO_UNITS = 2000
 DEMO_SEED = 7
@@ -104,26 +100,8 @@ def admin_headers(client: TestClient, admin_credentials: tuple[str, str]) -> dic
     return bearer(client, *admin_credentials)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server(settings: Settings) -> Iterator[str]:
     """Run the app with uvicorn on 127.0.0.1 in a thread; yield its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(settings) as url:
+        yield url

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+
+from gridmarket.grids.settings import Settings
 
 
 def bearer(client: TestClient, username: str, password: str) -> dict[str, str]:
@@ -58,3 +63,34 @@ def make_tiny_territory(eng: Engine) -> Engine:
         )
         conn.execute(text("SELECT setval('region_id_seq', 10), setval('grid_id_seq', 10)"))
     return eng
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """Run the app with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from gridmarket.api.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, expect
 from sqlalchemy import Engine
 
-from gridmarket.api.app import create_app
 from gridmarket.grids import auth
 from gridmarket.grids.settings import Settings
+from tests.helpers import serving
 from tests.web.browser import ARTIFACTS, READY, UserApi, Watched, log_in
 from tests.web.test_views import _check_colours
 
@@ -37,24 +34,8 @@ def edit_server(new_database: Any) -> Iterator[str]:
     with engine.begin() as conn:
         auth.ensure_first_admin(conn, ADMIN_PASSWORD)
     settings = Settings(database_url=engine.url.render_as_string(hide_password=False), admin_password=None)
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Engine, text
 
-from gridmarket.api.app import create_app
 from gridmarket.grids import auth
 from gridmarket.grids.settings import Settings
+from tests.helpers import serving
 from tests.web.browser import ARTIFACTS, READY, UserApi, Watched, log_in
 from tests.web.test_views import LEGEND_JS, PICK_JS, _check_colours, pct
 
@@ -50,22 +46,8 @@ def field_db(new_database: Any) -> Engine:
 def field_server(field_db: Engine) -> Iterator[str]:
     """A live server on that database."""
     settings = Settings(database_url=field_db.url.render_as_string(hide_password=False), admin_password=None)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
