@@ -195,13 +195,16 @@ def _writable(conn: Connection, scope: Scope, follow_up_id: int) -> dict[str, An
     )
     if row is None:
         raise NotFound(f"no follow-up {follow_up_id}")
-    if row["owner_id"] != scope.user.id:
-        try:
-            scope.check_unit(conn, row["address_unit_id"], "edit")
-        except Forbidden:
-            raise Forbidden(
-                "only the owner or someone who may edit the unit may change this follow-up"
-            ) from None
+    # the owner while the unit is still in their scope (an assignment may have ended since the
+    # follow-up was opened), or anyone who may edit the unit
+    mode = "read" if row["owner_id"] == scope.user.id else "edit"
+    try:
+        scope.check_unit(conn, row["address_unit_id"], mode)
+    except Forbidden:
+        raise Forbidden(
+            "only the owner (while the unit is in their scope) or someone who may edit the unit "
+            "may change this follow-up"
+        ) from None
     if row["closed_at"] is not None:
         raise Conflict(f"follow-up {follow_up_id} is closed")
     return dict(row)

@@ -208,6 +208,27 @@ def test_changes_by_owner_or_editor(world: Engine) -> None:
     assert (closed["outcome"], closed["closed_by"], closed["won"]) == ("lost", "fw-am", False)
 
 
+def test_an_owner_out_of_scope_can_no_longer_change_it(world: Engine) -> None:
+    """The owner's assignment ended: the follow-up stays, but they may not change or close it."""
+    f = open_(world, "fw-gm", "t101", 7, owner="fw-am")
+    with world.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE assignment SET valid_to = :d "
+                "WHERE staff_id = (SELECT id FROM staff WHERE code = 'S-AM')"
+            ),
+            {"d": T - dt.timedelta(days=1)},
+        )
+    with world.connect() as conn:
+        with pytest.raises(Forbidden):
+            followups.update(conn, scope(conn, "fw-am"), f["id"], next_step="x", tz=TZ)
+        with pytest.raises(Forbidden):
+            followups.close(conn, scope(conn, "fw-am"), f["id"], outcome="lost", tz=TZ)
+    with world.begin() as conn:  # someone who edits the unit still may
+        got = followups.update(conn, scope(conn, "fw-gm"), f["id"], next_step="改派", tz=TZ)
+    assert got["next_step"] == "改派"
+
+
 def test_cell_summary(world: Engine) -> None:
     won = open_(world, "fw-gm", "t102", 7)
     lost = open_(world, "fw-gm", "t110", 7)
