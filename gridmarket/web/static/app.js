@@ -3490,16 +3490,19 @@
   async function loadFollowUps() {
     if (!canFollow()) { renderFollowButton(); return; }
     const f = followState();
+    // only the newest load may set the list: an older one still under way when a follow-up was
+    // closed (or another load started) would put back what is no longer so
+    const seq = (f.seq = (f.seq || 0) + 1);
     if (!f.items.length) f.status = 'loading';
     renderFollow();
     try {
       const body = await api('/api/v1/me/follow-ups?state=open');
-      if (state.follow !== f) return;
+      if (state.follow !== f || f.seq !== seq) return;
       f.items = body.follow_ups || [];
       f.status = 'ok';
       if (f.closing !== null && !f.items.some((x) => x.id === f.closing)) f.closing = null;
     } catch (err) {
-      if (handleApiFailure(err) || state.follow !== f) return;
+      if (handleApiFailure(err) || state.follow !== f || f.seq !== seq) return;
       f.status = 'error';
     }
     renderFollowButton();
@@ -3677,6 +3680,7 @@
     try {
       await api(`/api/v1/follow-ups/${id}/close`, { method: 'POST', body: { outcome, note: note || null } });
       if (state.follow !== f) return;
+      f.seq = (f.seq || 0) + 1; // a list read before this close must not put the item back
       Object.assign(f, {
         busy: false, closing: null, draft: null,
         message: { a: x ? x.address || x.external_id : String(id), outcome },
