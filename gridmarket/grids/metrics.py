@@ -1295,6 +1295,17 @@ def _fast_entry(conn: Connection, scope: Scope, req: _Request) -> _Cached:
     return entry
 
 
+def _row_json(row: dict[str, Any]) -> bytes:
+    return orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _row_parts(entry: _Cached) -> list[bytes]:
+    """Each row's JSON of a cell map entry, rendered once and then patched row by row."""
+    if entry.parts is None:
+        entry.parts = [_row_json(d) for d, _ in entry.rows]
+    return entry.parts
+
+
 def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched: list[int]) -> _Cached | None:
     """A copy of ``hit`` with the rows of the ``touched`` cells read again (None: read everything)."""
     sql, params = _build(req, scope, only_cells=touched)
@@ -1310,7 +1321,7 @@ def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched:
         seen += 1
         rows[i] = (d, aid)
         if parts is not None:
-            parts[i] = orjson.dumps(d, option=orjson.OPT_NON_STR_KEYS)
+            parts[i] = _row_json(d)
         if features is not None:
             features[i] = None
     if seen != len(fresh):  # a cell the cached read did not have: the territory changed under it
@@ -1378,9 +1389,7 @@ def metrics_json(
     entry = _cached_rows(conn, scope, req)
     if entry.json is None:
         if _fast_cells(req):  # kept per row, so that a re-read of a few cells re-renders only those
-            if entry.parts is None:
-                entry.parts = [orjson.dumps(d, option=orjson.OPT_NON_STR_KEYS) for d, _ in entry.rows]
-            entry.json = b"[" + b",".join(entry.parts) + b"]"
+            entry.json = b"[" + b",".join(_row_parts(entry)) + b"]"
         else:
             entry.json = orjson.dumps([d for d, _ in entry.rows], option=orjson.OPT_NON_STR_KEYS)
     return entry.json
@@ -1455,8 +1464,7 @@ def _cells_geojson(conn: Connection, scope: Scope, req: _Request) -> bytes:
     entry = _fast_entry(conn, scope, req)
     if entry.geojson is not None:
         return entry.geojson
-    if entry.parts is None:
-        entry.parts = [orjson.dumps(d, option=orjson.OPT_NON_STR_KEYS) for d, _ in entry.rows]
+    parts = _row_parts(entry)
     geoms = entry.geoms or {}
     missing = [aid for _, aid in entry.rows if aid not in geoms]
     if missing:
@@ -1467,7 +1475,7 @@ def _cells_geojson(conn: Connection, scope: Scope, req: _Request) -> bytes:
         geoms.update((int(aid), str(g).encode()) for aid, g in found)
         entry.geoms = geoms
     features: list[bytes | None] = entry.features if entry.features is not None else [None] * len(entry.rows)
-    for i, ((d, aid), part) in enumerate(zip(entry.rows, entry.parts, strict=True)):
+    for i, ((d, aid), part) in enumerate(zip(entry.rows, parts, strict=True)):
         if features[i] is None:
             head = b'{"type":"Feature","id":' + orjson.dumps(d["id"]) + b',"geometry":'
             features[i] = b"".join((head, geoms.get(aid, b"null"), b',"properties":', part, b"}"))

@@ -10,7 +10,7 @@ from gridmarket.grids import sqlfiles
 from gridmarket.grids.scope import Scope
 
 
-def list_cities(conn: Connection, scope: Scope, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
+def list_cities(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Return the cities in scope with bbox, unit and cell counts; most units first.
 
     Unit counts come from the metric aggregates (units in the cells the caller may read), not

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from gridmarket.api.deps import ConnDep, ScopeDep, SettingsDep
+from gridmarket.api.deps import ConnDep, ScopeDep
 from gridmarket.grids import metrics, territory
 from gridmarket.grids.scope import city_by_code
 
@@ -16,9 +16,9 @@ GEOJSON = "application/geo+json"
 
 
 @router.get("")
-def list_cities(conn: ConnDep, scope: ScopeDep, settings: SettingsDep) -> dict[str, Any]:
+def list_cities(conn: ConnDep, scope: ScopeDep) -> dict[str, Any]:
     """List the city branches in scope, with bbox and counts of units and cells."""
-    return {"cities": territory.list_cities(conn, scope, tz=settings.timezone)}
+    return {"cities": territory.list_cities(conn, scope)}
 
 
 @router.get("/{code}/districts", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
