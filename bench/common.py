@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import socket
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -153,3 +156,31 @@ class Report:
         path = REPORTS / f"{self.name}-{dt.date.today().isoformat()}.txt"
         path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
         return path
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_serving(
+    proc: subprocess.Popen[bytes], probe: str, what: str, seconds: float, *, ready: int | None = None
+) -> None:
+    """Wait until ``probe`` answers (status ``ready``, any below 500 when None); kill ``proc`` and
+    raise if it exits or does not answer in ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace")[-800:] if proc.stderr else ""
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {err}".rstrip(": "))
+        try:
+            status = httpx.get(probe, timeout=2).status_code
+            if status == ready or (ready is None and status < 500):
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{what} did not start within {seconds:.0f} s")

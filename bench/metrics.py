@@ -23,7 +23,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import ROOT, Report, bench_database, p50, percentile, timed
+from bench.common import ROOT, Report, bench_database, free_port, p50, percentile, timed, wait_until_serving
 from gridmarket.grids import auth, metrics
 from gridmarket.grids.scope import system_scope
 
@@ -84,12 +83,6 @@ def admin_token(engine: Engine) -> str:
     return token
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
     """Run ``gridmarket serve`` against the bench database; return the process and its base URL."""
     port = free_port()
@@ -102,17 +95,8 @@ def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gridmarket serve exited with {proc.returncode}")
-        try:
-            httpx.get(base + "/api/v1/auth/me", timeout=1)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gridmarket serve did not start within 60 s")
+    wait_until_serving(proc, base + "/api/v1/auth/me", "gridmarket serve", 60)
+    return proc, base
 
 
 def proc_mb(pid: int, field: str) -> float:

@@ -48,8 +48,8 @@ import psycopg
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import ROOT, Report, bench_database, p50, percentile
-from bench.metrics import admin_token, free_port, libpq_url, main_city, mark, start_server
+from bench.common import ROOT, Report, bench_database, free_port, p50, percentile, wait_until_serving
+from bench.metrics import admin_token, libpq_url, main_city, mark, start_server
 from gridmarket.grids import metrics, tiles
 from gridmarket.grids.scope import system_scope
 
@@ -254,20 +254,8 @@ def start_tipg(uvicorn: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
         cwd=TIPG_VENV,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace")[-800:] if proc.stderr else ""
-            raise RuntimeError(f"tipg exited with {proc.returncode}: {err}")
-        try:
-            r = httpx.get(f"{base}/collections/{TIPG_COLLECTION}", timeout=2)
-            if r.status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("tipg did not start within 90 s")
+    wait_until_serving(proc, f"{base}/collections/{TIPG_COLLECTION}", "tipg", 90, ready=200)
+    return proc, base
 
 
 def _decode(body: bytes) -> dict[str, Any]:
