@@ -26,9 +26,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gridmarket.grids.errors import Conflict, NotFound, ValidationFailed
+from gridmarket.grids import sqlfiles
+from gridmarket.grids.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gridmarket.grids.errors import ImportRejected as BaseImportRejected
 from gridmarket.grids.models import ASSIGN_KINDS, ORG_KINDS, SPECIALTIES
+from gridmarket.grids.scope import CITY_WIDE, Scope
 
 __all__ = [
     "ASSIGN_KIND_NAMES",
@@ -52,6 +54,7 @@ __all__ = [
     "list_org_units",
     "list_staff",
     "resolve_target",
+    "responsible_for_area",
     "responsible_for_cell",
     "update_assignment",
     "update_org_unit",
@@ -661,6 +664,439 @@ def responsible_for_cell(conn: Connection, cell_id: int, on: dt.date) -> dict[st
         "regional": [r for r in rows if r["via"] in ("cell", "grid")],
         "specialist": [r for r in rows if r["via"] == "feature_grid"],
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# the people of an area above the cell (grid, district, city, characteristic grid)
+# ------------------------------------------------------------------------------------------------
+
+AREA_LEVELS = ("cell", "grid", "district", "city", "feature_grid")
+"""The levels :func:`responsible_for_area` answers for."""
+CODES_PER_PERSON = 20
+"""At most this many cell / grid codes are listed per person (the counts are exact)."""
+HEAD_POST = r"(主任|负责人|团队长|部经理|总经理)$|\m(head|director|chief)\M"
+"""A post matching this (case-insensitive) marks the head of the staff member's org unit."""
+_HEAD_ROLE = {"regional_centre": "regional_head", "city_dept": "city_manager"}
+"""A login of this role linked to a staff member of the unit marks a head too."""
+
+_AREA_OF = {
+    "cell": "SELECT x.id, x.code, x.name, x.city_id, x.district_id FROM cell x WHERE x.code = :code",
+    "grid": "SELECT x.id, x.code, x.name, x.city_id, x.district_id FROM grid x WHERE x.code = :code",
+    "district": "SELECT x.id, x.code, x.name, x.city_id, x.id AS district_id FROM region x"
+    " WHERE x.code = :code AND x.level = 'district'",
+    "city": "SELECT x.id, x.code, x.name, x.id AS city_id, NULL::integer AS district_id FROM region x"
+    " WHERE x.code = :code AND x.level = 'city'",
+    "feature_grid": "SELECT x.id, x.code, x.name, x.city_id, NULL::integer AS district_id"
+    " FROM feature_grid x WHERE x.code = :code",
+}
+_CELLS_OF = {
+    "cell": "c.id = :area_id",
+    "grid": "c.grid_id = :area_id",
+    "district": "c.district_id = :area_id",
+    "city": "c.city_id = :area_id",
+    "feature_grid": "EXISTS (SELECT 1 FROM feature_grid_cell m WHERE m.feature_grid_id = :area_id"
+    " AND m.cell_id = c.id)",
+}
+
+_COUNT_SQL = "SELECT count(*), count(*) FILTER (WHERE {{cell_scope}}) FROM cell c WHERE {{cells}}"
+
+# {{cells}} below: the area's cells the caller may read (the level's cells AND the scope)
+
+# coverage per district of the area and for the whole area (grouping set ()); distinct people.
+# Cells are first summed per (district, grid) so that the distinct counts sort a few rows only.
+_COVERAGE_SQL = """
+WITH area AS MATERIALIZED (
+    SELECT c.id, c.grid_id, c.district_id FROM cell c WHERE {{cells}}
+), am AS MATERIALIZED (
+    SELECT DISTINCT area.district_id, a.cell_id, a.staff_id
+    FROM assignment a JOIN area ON area.id = a.cell_id
+    WHERE a.kind = 'cell' AND a.valid_from <= :on AND (a.valid_to IS NULL OR a.valid_to >= :on)
+), dg AS MATERIALIZED (
+    SELECT area.district_id, area.grid_id, count(*) AS cells,
+           count(*) FILTER (WHERE area.id IN (SELECT cell_id FROM am)) AS cells_am
+    FROM area GROUP BY area.district_id, area.grid_id
+), gm AS MATERIALIZED (
+    SELECT DISTINCT dg.district_id, a.grid_id, a.staff_id
+    FROM assignment a JOIN dg ON dg.grid_id = a.grid_id
+    WHERE a.kind = 'grid' AND a.valid_from <= :on AND (a.valid_to IS NULL OR a.valid_to >= :on)
+), cov AS (
+    SELECT dg.district_id, grouping(dg.district_id) AS total, sum(dg.cells)::bigint AS cells,
+           sum(dg.cells_am)::bigint AS cells_with_account_manager,
+           count(DISTINCT dg.grid_id) AS grids,
+           count(DISTINCT dg.grid_id) FILTER (WHERE dg.grid_id IN (SELECT grid_id FROM gm))
+               AS grids_with_grid_manager
+    FROM dg GROUP BY GROUPING SETS ((dg.district_id), ())
+), pa AS (
+    SELECT x.district_id, grouping(x.district_id) AS total, count(DISTINCT x.staff_id) AS n
+    FROM (SELECT DISTINCT district_id, staff_id FROM am) x GROUP BY GROUPING SETS ((x.district_id), ())
+), pg AS (
+    SELECT x.district_id, grouping(x.district_id) AS total, count(DISTINCT x.staff_id) AS n
+    FROM (SELECT DISTINCT district_id, staff_id FROM gm) x GROUP BY GROUPING SETS ((x.district_id), ())
+)
+SELECT cov.total = 1 AS total, cov.district_id, d.code AS district_code, d.name AS district_name,
+       coalesce(cov.cells, 0) AS cells,
+       coalesce(cov.cells_with_account_manager, 0) AS cells_with_account_manager,
+       cov.grids, cov.grids_with_grid_manager,
+       coalesce(pa.n, 0) AS account_managers, coalesce(pg.n, 0) AS grid_managers
+FROM cov
+LEFT JOIN pa ON pa.total = cov.total AND pa.district_id IS NOT DISTINCT FROM cov.district_id
+LEFT JOIN pg ON pg.total = cov.total AND pg.district_id IS NOT DISTINCT FROM cov.district_id
+LEFT JOIN region d ON d.id = cov.district_id
+ORDER BY cov.total DESC, d.code
+"""
+
+# the grid managers (via grid) and account managers (via cell) of the area's cells, one row per
+# person and unit (the assignment's, else the person's), the first :lim of each by what they hold.
+# Counting and ranking use integer keys only (hash aggregates); the codes are looked up for those
+# :lim people only, through the index on assignment (staff_id, kind). Codes sort bytewise
+# (COLLATE "C"; they are ASCII).
+_REGIONAL_PEOPLE_SQL = """
+WITH area AS MATERIALIZED (
+    SELECT c.id, c.grid_id FROM cell c WHERE {{cells}}
+), gc AS MATERIALIZED (
+    SELECT grid_id, count(*) AS cells FROM area GROUP BY grid_id
+), d AS (
+    SELECT 1 AS via, a.staff_id, coalesce(a.org_unit_id, s.org_unit_id, 0) AS unit_id, a.cell_id AS item,
+           1 AS cells, min(a.valid_from) AS valid_from, bool_or(a.valid_to IS NULL) AS open,
+           max(a.valid_to) AS valid_to
+    FROM assignment a JOIN area ON area.id = a.cell_id JOIN staff s ON s.id = a.staff_id
+    WHERE a.kind = 'cell' AND a.valid_from <= :on AND (a.valid_to IS NULL OR a.valid_to >= :on)
+    GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT 0, a.staff_id, coalesce(a.org_unit_id, s.org_unit_id, 0), a.grid_id, min(gc.cells),
+           min(a.valid_from), bool_or(a.valid_to IS NULL), max(a.valid_to)
+    FROM assignment a JOIN gc ON gc.grid_id = a.grid_id JOIN staff s ON s.id = a.staff_id
+    WHERE a.kind = 'grid' AND a.valid_from <= :on AND (a.valid_to IS NULL OR a.valid_to >= :on)
+    GROUP BY 1, 2, 3, 4
+), agg AS (
+    SELECT via, staff_id, unit_id, count(*) AS items, sum(cells)::bigint AS cells,
+           min(valid_from) AS valid_from, bool_or(open) AS open, max(valid_to) AS valid_to
+    FROM d GROUP BY via, staff_id, unit_id
+), top AS (
+    SELECT * FROM (
+        SELECT agg.*, s.code AS staff_code, s.name, s.post,
+               row_number() OVER (PARTITION BY agg.via ORDER BY agg.items DESC, agg.cells DESC,
+                                  s.code COLLATE "C", agg.unit_id) AS n
+        FROM agg JOIN staff s ON s.id = agg.staff_id
+    ) r WHERE r.n <= :lim
+), held AS (
+    SELECT top.via, top.n, c.code AS cell_code, g.code AS grid_code
+    FROM top
+    JOIN staff s ON s.id = top.staff_id
+    JOIN assignment a ON a.staff_id = top.staff_id
+         AND a.kind = CASE top.via WHEN 0 THEN 'grid' ELSE 'cell' END
+         AND coalesce(a.org_unit_id, s.org_unit_id, 0) = top.unit_id
+         AND a.valid_from <= :on AND (a.valid_to IS NULL OR a.valid_to >= :on)
+    JOIN cell c ON c.id = a.cell_id OR c.grid_id = a.grid_id
+    JOIN grid g ON g.id = c.grid_id
+    WHERE {{cells}}
+), codes AS (
+    SELECT via, n, count(DISTINCT grid_code) AS grids,
+           (array_agg(DISTINCT cell_code COLLATE "C" ORDER BY cell_code COLLATE "C"))
+               [1:CAST(:codes AS integer)] AS cell_codes,
+           (array_agg(DISTINCT grid_code COLLATE "C" ORDER BY grid_code COLLATE "C"))
+               [1:CAST(:codes AS integer)] AS grid_codes
+    FROM held GROUP BY via, n
+)
+SELECT CASE top.via WHEN 0 THEN 'grid' ELSE 'cell' END AS via, top.staff_code, top.name, top.post,
+       o.code AS org_unit_code, o.name AS org_unit_name, o.kind AS org_unit_kind, top.valid_from,
+       CASE WHEN top.open THEN NULL ELSE top.valid_to END AS valid_to,
+       codes.grids, codes.grid_codes, top.cells, codes.cell_codes
+FROM top
+JOIN codes ON codes.via = top.via AND codes.n = top.n
+LEFT JOIN org_unit o ON o.id = top.unit_id
+ORDER BY top.via, top.n
+"""
+
+# the characteristic grids with member cells in the area (and :extra_fg / those of :extra_city),
+# each with the people holding it on :on; staff_cells: the distinct member cells in the area
+# of all the person's characteristic grids
+_SPECIALIST_SQL = """
+WITH area AS MATERIALIZED (
+    SELECT c.id, c.code, c.grid_id, g.code AS grid_code, c.district_id
+    FROM cell c JOIN grid g ON g.id = c.grid_id
+    WHERE {{cells}}
+), fm AS (
+    SELECT fc.feature_grid_id, count(*) AS cells
+    FROM feature_grid_cell fc JOIN area ON area.id = fc.cell_id GROUP BY fc.feature_grid_id
+), fg AS (
+    SELECT f.id, f.code, f.name, f.type, coalesce(fm.cells, 0) AS cells
+    FROM feature_grid f LEFT JOIN fm ON fm.feature_grid_id = f.id
+    WHERE fm.feature_grid_id IS NOT NULL OR f.id = CAST(:extra_fg AS integer)
+       OR f.city_id = CAST(:extra_city AS integer)
+), held AS (
+    SELECT a.* FROM assignment a JOIN fg ON fg.id = a.feature_grid_id
+    WHERE a.kind = 'feature_grid' AND a.valid_from <= :on
+      AND (a.valid_to IS NULL OR a.valid_to >= :on)
+), sc AS (
+    SELECT held.staff_id, count(DISTINCT area.id) AS cells
+    FROM held JOIN feature_grid_cell fc ON fc.feature_grid_id = held.feature_grid_id
+    JOIN area ON area.id = fc.cell_id GROUP BY held.staff_id
+)
+SELECT fg.code AS fg_code, fg.name AS fg_name, fg.type AS fg_type, fg.cells AS fg_cells,
+       s.code AS staff_code, s.name, s.post, o.code AS org_unit_code, o.name AS org_unit_name,
+       o.kind AS org_unit_kind, pu.code AS parent_unit_code, pu.name AS parent_unit_name,
+       held.valid_from, held.valid_to, coalesce(sc.cells, 0) AS staff_cells
+FROM fg
+LEFT JOIN held ON held.feature_grid_id = fg.id
+LEFT JOIN staff s ON s.id = held.staff_id
+LEFT JOIN org_unit o ON o.id = coalesce(held.org_unit_id, s.org_unit_id)
+LEFT JOIN org_unit pu ON pu.id = o.parent_id
+LEFT JOIN sc ON sc.staff_id = held.staff_id
+ORDER BY fg.code, s.code, o.code
+"""
+
+# regional centres of the area's districts (and the city's 政企部 for a city) with their heads;
+# the post pattern is matched once per distinct post (a centre has hundreds of 客户经理)
+_UNITS_SQL = """
+WITH u AS (
+    SELECT o.* FROM org_unit o
+    WHERE (o.kind = 'regional_centre' AND o.district_id = ANY(CAST(:districts AS integer[])))
+       OR (o.kind = 'city_dept' AND o.city_id = CAST(:dept_city AS integer))
+), st AS MATERIALIZED (
+    SELECT s.id, s.code, s.name, s.post, s.org_unit_id FROM staff s WHERE s.org_unit_id IN (SELECT id FROM u)
+), head_post AS (
+    SELECT p.post FROM (SELECT DISTINCT post FROM st) p WHERE p.post ~* :head_post
+), head_login AS (
+    SELECT l.staff_id, l.role FROM app_user l WHERE NOT l.disabled AND l.staff_id IN (SELECT id FROM st)
+), h AS (
+    SELECT st.org_unit_id,
+           json_agg(json_build_object('staff_code', st.code, 'name', st.name, 'post', st.post)
+                    ORDER BY st.code) AS heads
+    FROM st JOIN u ON u.id = st.org_unit_id
+    WHERE st.post IN (SELECT post FROM head_post)
+       OR (st.id, CASE u.kind WHEN 'regional_centre' THEN :rc_role WHEN 'city_dept' THEN :cd_role END)
+          IN (SELECT staff_id, role FROM head_login)
+    GROUP BY st.org_unit_id
+), n AS (
+    SELECT org_unit_id, count(*) AS staff_count FROM st GROUP BY org_unit_id
+)
+SELECT u.code AS org_unit_code, u.name AS org_unit_name, u.kind AS org_unit_kind,
+       d.code AS district_code, d.name AS district_name,
+       pu.code AS parent_unit_code, pu.name AS parent_unit_name,
+       coalesce(h.heads, '[]'::json) AS heads, coalesce(n.staff_count, 0) AS staff_count
+FROM u
+LEFT JOIN region d ON d.id = u.district_id
+LEFT JOIN org_unit pu ON pu.id = u.parent_id
+LEFT JOIN h ON h.org_unit_id = u.id
+LEFT JOIN n ON n.org_unit_id = u.id
+ORDER BY CASE u.kind WHEN 'city_dept' THEN 0 ELSE 1 END, d.code, u.code
+"""
+
+
+def _readable_area(conn: Connection, scope: Scope, level: str, area: dict[str, Any]) -> tuple[str, bool]:
+    """The caller's part of the area as a condition on cell ``c``, and whether it is only a part.
+
+    The rule of the area's metrics: an area is readable when it holds a cell the caller may read
+    (``Scope.cell_sql``; a cell as the cell card opens it, ``Scope.check_cell``), and the caller
+    sees the people of those cells. A characteristic grid is readable too by the city-wide roles
+    and specialist leads of its city and by whoever holds it, member cells or not. Forbidden else.
+    """
+    cells = _CELLS_OF[level]
+    if level == "cell":
+        scope.check_cell(conn, int(area["id"]))
+        return cells, False
+    cond, params = scope.cell_sql("c")
+    sql = sqlfiles.with_scope(_COUNT_SQL, cell_scope=cond, cells=cells)
+    n_all, n_in = conn.execute(text(sql), {**params, "area_id": area["id"]}).one()
+    ok = n_in > 0
+    if level == "feature_grid" and not ok:
+        ok = (
+            scope.everything
+            or int(area["id"]) in scope.feature_grids
+            or (
+                (scope.role in CITY_WIDE or scope.role == "specialist_lead")
+                and scope.allows_city(int(area["city_id"]))
+            )
+        )
+    if not ok:
+        raise Forbidden(f"{level.replace('_', ' ')} {area['code']!r} is outside your scope")
+    return "(" + cells + ") AND (" + cond + ")", n_in < n_all
+
+
+def responsible_for_area(
+    conn: Connection, scope: Scope, level: str, code: str, *, limit: int = 50
+) -> dict[str, Any]:
+    """Who answers for an area (cell, grid, district, city, characteristic grid) on ``scope.on``.
+
+    Counted over the area's cells the caller may read (``partial`` when that is not all of them),
+    with the assignments in force on ``scope.on``:
+
+    * ``regional`` (区局营销中心 side): ``units``: the regional centres of the area's districts
+      (and the city's 政企部 for a city) with their ``heads`` (staff of the unit whose post matches
+      :data:`HEAD_POST` or whose login has the unit's head role); ``districts``: per district of
+      the area the cells, grids and people counts; ``grid_managers`` (``via`` grid) and
+      ``account_managers`` (``via`` cell): per person the grids / cells they hold in the area
+      (counts, and up to :data:`CODES_PER_PERSON` codes), the first ``limit`` by what they hold;
+    * ``specialist`` (专业营销中心 side): ``people``: per person holding a characteristic grid with
+      member cells in the area (for a characteristic grid: itself; for a whole city: every one of
+      the city) the grids concerned and the member cells in the area; ``feature_grids``: those
+      grids with their member cells in the area and their holders;
+    * ``coverage``: cells and how many have an account manager, grids and how many have a grid
+      manager, people counts, characteristic grids and how many have a holder.
+
+    NotFound for an unknown area, Forbidden for one outside the caller's scope, ValidationFailed
+    for an unknown level or a limit outside 1..500.
+    """
+    if level not in AREA_LEVELS:
+        raise ValidationFailed(f"level is one of {', '.join(AREA_LEVELS)}", "level")
+    if not 1 <= limit <= 500:
+        raise ValidationFailed("limit is 1 to 500", "limit")
+    area = _one(conn, _AREA_OF[level], {"code": code})
+    if area is None:
+        raise NotFound(f"no {level.replace('_', ' ')} {code!r}")
+    cells, partial = _readable_area(conn, scope, level, area)
+    _, scope_params = scope.cell_sql("c")
+    on = scope.on
+    params: dict[str, Any] = {**scope_params, "area_id": area["id"], "on": on}
+
+    cov_rows = [
+        dict(r)
+        for r in conn.execute(text(sqlfiles.with_scope(_COVERAGE_SQL, cells=cells)), params).mappings()
+    ]
+    total = next((r for r in cov_rows if r["total"]), None)
+    districts = [r for r in cov_rows if not r["total"]]
+    people = [
+        dict(r)
+        for r in conn.execute(
+            text(sqlfiles.with_scope(_REGIONAL_PEOPLE_SQL, cells=cells)),
+            {**params, "codes": CODES_PER_PERSON, "lim": limit},
+        ).mappings()
+    ]
+    spec_rows = [
+        dict(r)
+        for r in conn.execute(
+            text(sqlfiles.with_scope(_SPECIALIST_SQL, cells=cells)),
+            {
+                **params,
+                "extra_fg": area["id"] if level == "feature_grid" else None,
+                "extra_city": area["id"] if level == "city" and not partial else None,
+            },
+        ).mappings()
+    ]
+    units = [
+        dict(r)
+        for r in conn.execute(
+            text(_UNITS_SQL),
+            {
+                "districts": [int(d["district_id"]) for d in districts],
+                "dept_city": area["id"] if level == "city" else None,
+                "head_post": HEAD_POST,
+                "rc_role": _HEAD_ROLE["regional_centre"],
+                "cd_role": _HEAD_ROLE["city_dept"],
+            },
+        ).mappings()
+    ]
+    centres: dict[str, list[str]] = {}
+    for u in units:
+        if u["org_unit_kind"] == "regional_centre":
+            centres.setdefault(u["district_code"], []).append(u["org_unit_code"])
+    district_rows = [
+        {
+            "district_code": d["district_code"],
+            "district_name": d["district_name"],
+            "regional_centres": centres.get(d["district_code"], []),
+            **{k: d[k] for k in _COUNTS},
+        }
+        for d in districts
+    ]
+
+    feature_grids: dict[str, dict[str, Any]] = {}
+    spec_people: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for r in spec_rows:
+        fg = feature_grids.setdefault(
+            r["fg_code"],
+            {
+                "code": r["fg_code"],
+                "name": r["fg_name"],
+                "type": r["fg_type"],
+                "cells": r["fg_cells"],
+                "holders": [],
+            },
+        )
+        if r["staff_code"] is None:
+            continue
+        fg["holders"].append({k: r[k] for k in ("staff_code", "name", "org_unit_code", "org_unit_name")})
+        person = spec_people.setdefault(
+            (r["staff_code"], r["org_unit_code"]),
+            {
+                **{k: r[k] for k in _PERSON_KEYS},
+                "parent_unit_code": r["parent_unit_code"],
+                "parent_unit_name": r["parent_unit_name"],
+                "via": "feature_grid",
+                "valid_from": r["valid_from"],
+                "valid_to": r["valid_to"],
+                "cells": r["staff_cells"],
+                "feature_grids": [],
+            },
+        )
+        person["valid_from"] = min(person["valid_from"], r["valid_from"])
+        if person["valid_to"] is not None:
+            person["valid_to"] = None if r["valid_to"] is None else max(person["valid_to"], r["valid_to"])
+        if not any(f["code"] == r["fg_code"] for f in person["feature_grids"]):
+            person["feature_grids"].append(
+                {"code": r["fg_code"], "name": r["fg_name"], "type": r["fg_type"], "cells": r["fg_cells"]}
+            )
+    spec_list = sorted(spec_people.values(), key=lambda p: (-p["cells"], p["staff_code"]))
+
+    none = dict.fromkeys(_COUNTS, 0)
+    coverage = {
+        **{k: (total or none)[k] for k in _COUNTS},
+        "districts": len(districts),
+        "districts_with_regional_centre": sum(1 for d in district_rows if d["regional_centres"]),
+        "feature_grids": len(feature_grids),
+        "feature_grids_with_holder": sum(1 for f in feature_grids.values() if f["holders"]),
+        "specialists": len({p["staff_code"] for p in spec_list}),
+    }
+    area_out = _area_names(conn, level, area)
+    return {
+        "level": level,
+        "area": area_out,
+        "on": on,
+        "partial": partial,
+        "coverage": coverage,
+        "regional": {
+            "units": units,
+            "districts": district_rows,
+            "grid_managers": [_person(p) for p in people if p["via"] == "grid"],
+            "account_managers": [_person(p) for p in people if p["via"] == "cell"],
+        },
+        "specialist": {"people": spec_list[:limit], "feature_grids": list(feature_grids.values())},
+    }
+
+
+_COUNTS = (
+    "cells",
+    "cells_with_account_manager",
+    "grids",
+    "grids_with_grid_manager",
+    "account_managers",
+    "grid_managers",
+)
+_PERSON_KEYS = ("staff_code", "name", "post", "org_unit_code", "org_unit_name", "org_unit_kind")
+
+
+def _person(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{k: row[k] for k in _PERSON_KEYS},
+        "via": row["via"],
+        "valid_from": row["valid_from"],
+        "valid_to": row["valid_to"],
+        "grids": row["grids"],
+        "grid_codes": list(row["grid_codes"] or []),
+        "cells": row["cells"],
+        "cell_codes": list(row["cell_codes"] or []),
+    }
+
+
+def _area_names(conn: Connection, level: str, area: dict[str, Any]) -> dict[str, Any]:
+    row = _one(
+        conn,
+        "SELECT ci.code AS city_code, ci.name AS city_name, d.code AS district_code, d.name AS district_name"
+        " FROM region ci LEFT JOIN region d ON d.id = CAST(:d AS integer) WHERE ci.id = :c",
+        {"c": area["city_id"], "d": area["district_id"]},
+    )
+    return {"level": level, "code": area["code"], "name": area["name"], **(row or {})}
 
 
 # ------------------------------------------------------------------------------------------------

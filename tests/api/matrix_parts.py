@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from tests.api import matrix_edits, matrix_fieldwork, matrix_tiles, matrix_web
+from tests.api import matrix_edits, matrix_fieldwork, matrix_people, matrix_tiles, matrix_web
 
-PARTS: list[ModuleType] = [matrix_tiles, matrix_fieldwork, matrix_edits, matrix_web]
+PARTS: list[ModuleType] = [matrix_tiles, matrix_fieldwork, matrix_edits, matrix_web, matrix_people]

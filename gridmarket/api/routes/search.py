@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Response
 
 from gridmarket.api.deps import ConnDep, ScopeDep
+from gridmarket.grids import org
 from gridmarket.grids import search as search_db
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
@@ -48,3 +49,23 @@ def top_customers(
     return Response(
         orjson.dumps({"level": level, "area": area, "customers": rows}), media_type="application/json"
     )
+
+
+@areas_router.get("/{level}/{area}/people")
+def people(
+    level: str,
+    area: str,
+    conn: ConnDep,
+    scope: ScopeDep,
+    limit: Annotated[int, Query(description="at most this many people per list (1-500)")] = 50,
+) -> dict[str, Any]:
+    """Who answers for an area (cell, grid, district, city, feature_grid) today, on both matrix axes.
+
+    ``regional`` (区局营销中心): the regional centres of the area's districts with their heads (and
+    the city's 政企部 for a city), per district the coverage counts, the grid managers and account
+    managers with what they hold in the area; ``specialist`` (专业营销中心): the specialist teams and
+    leads whose characteristic grids have member cells in the area; ``coverage``: cells with an
+    account manager, grids with a grid manager. Counted over the area's cells you may read
+    (``partial`` when that is not all of them); 403 for an area outside your scope.
+    """
+    return org.responsible_for_area(conn, scope, level, area, limit=limit)
