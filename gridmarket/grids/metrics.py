@@ -112,11 +112,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import orjson
 from psycopg.types.json import set_json_loads
 from sqlalchemy import Connection, Engine, text
 
 import h3
+import shapely
 from shapely.geometry import box as shapely_box
 
 from gridmarket.geo.h3util import BINNING_RESOLUTIONS, cell_polygon, parent_sql
@@ -136,9 +138,12 @@ __all__ = [
     "clear_cache",
     "compact_metrics",
     "compare",
+    "data_version",
     "metrics_for_level",
     "metrics_geojson",
     "metrics_json",
+    "metrics_shapes",
+    "metrics_table",
     "parse_level",
     "parse_period",
     "rank",
@@ -1139,6 +1144,15 @@ def _data_version(conn: Connection) -> tuple[tuple[Any, ...], tuple[Any, ...]] |
     return (oid, started), (epoch, compactions, deltas)
 
 
+def data_version(conn: Connection) -> tuple[Any, ...] | None:
+    """A value that changes with every committed change a metric read could show (None: uncached).
+
+    For other per-process caches of reads over the territory and the aggregates (the city list).
+    """
+    version = _data_version(conn)
+    return None if version is None else (*version[0], *version[1])
+
+
 _CACHE_ENTRIES = 16
 _CACHE_WEIGHT = 60_000
 """At most this many cached areas (a city's cells count as many as they are) and entries."""
@@ -1155,6 +1169,8 @@ class _Cached:
     taken: float = 0.0  # ... and when that snapshot was taken (time.monotonic)
     geoms: dict[int, bytes] | None = None  # ... and each cell's GeoJSON geometry (until the epoch moves)
     features: list[bytes | None] | None = None  # ... and each row's GeoJSON feature (None: to render)
+    table: bytes | None = None  # the rows as a table (:func:`metrics_table`)
+    cparts: list[bytes] | None = None  # the fast cell map: each row's values as a JSON array
 
 
 _cache: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
@@ -1275,24 +1291,53 @@ def _fast_entry(conn: Connection, scope: Scope, req: _Request) -> _Cached:
     if not clean:  # this transaction wrote something: its view is its own
         return _Cached((), _query_rows(conn, req, sql, params))
     key = ("cells", (oid, started), sql, repr(sorted(params.items())))
+    found = _fast_hit(conn, scope, req, key, epoch, snap, taken)
+    if found is not None:
+        return found
+    # a whole read: one at a time per map (two requests of a page, e.g. the figures and the
+    # outlines, arrive together after a territory change); whoever waited then patches the
+    # entry just read, like any later reader, so a change committed meanwhile is not missed
+    with _cache_lock:
+        if len(_building) > 1000:
+            _building.clear()
+        gate = _building.setdefault(key, threading.Lock())
+    with gate:
+        found = _fast_hit(conn, scope, req, key, epoch, snap, taken)
+        if found is not None:
+            return found
+        entry = _Cached((epoch,), _query_rows(conn, req, sql, params), snap=snap, taken=taken)
+        _cache_put((key, (epoch,)), entry)
+        return entry
+
+
+_building: dict[tuple[Any, ...], threading.Lock] = {}
+
+
+def _fast_hit(
+    conn: Connection, scope: Scope, req: _Request, key: tuple[Any, ...], epoch: Any, snap: str, taken: float
+) -> _Cached | None:
+    """The cached cell map of ``key`` brought up to date by re-reading the changed cells, or None."""
     with _cache_lock:
         hit = _cache.get(key)
-    fresh_enough = hit is not None and time.monotonic() - hit.taken < _LOG_KEPT_S
-    if hit is not None and fresh_enough and hit.version == (epoch,) and hit.snap is not None:
-        touched = [int(c) for c in conn.execute(text(_TOUCHED_SQL), {"snap": hit.snap}).scalars()]
-        if not touched:
-            with _cache_lock:
-                if key in _cache:
-                    _cache.move_to_end(key)
-            return hit
-        patched = _patch(conn, scope, req, hit, touched)
-        if patched is not None:
-            patched.version, patched.snap, patched.taken = (epoch,), snap, taken
-            _cache_put((key, (epoch,)), patched)
-            return patched
-    entry = _Cached((epoch,), _query_rows(conn, req, sql, params), snap=snap, taken=taken)
-    _cache_put((key, (epoch,)), entry)
-    return entry
+    if (
+        hit is None
+        or hit.snap is None
+        or hit.version != (epoch,)
+        or time.monotonic() - hit.taken >= _LOG_KEPT_S
+    ):
+        return None
+    touched = [int(c) for c in conn.execute(text(_TOUCHED_SQL), {"snap": hit.snap}).scalars()]
+    if not touched:
+        with _cache_lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+        return hit
+    patched = _patch(conn, scope, req, hit, touched)
+    if patched is None:
+        return None
+    patched.version, patched.snap, patched.taken = (epoch,), snap, taken
+    _cache_put((key, (epoch,)), patched)
+    return patched
 
 
 def _row_json(row: dict[str, Any]) -> bytes:
@@ -1312,6 +1357,7 @@ def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched:
     fresh = {aid: d for d, aid in _query_rows(conn, req, sql, params)}
     rows = list(hit.rows)
     parts = list(hit.parts) if hit.parts is not None else None
+    cparts = list(hit.cparts) if hit.cparts is not None else None
     features = list(hit.features) if hit.features is not None else None
     seen = 0
     for i, (_, aid) in enumerate(rows):
@@ -1322,11 +1368,13 @@ def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched:
         rows[i] = (d, aid)
         if parts is not None:
             parts[i] = _row_json(d)
+        if cparts is not None:
+            cparts[i] = _row_values(d, _table_keys(hit.rows))
         if features is not None:
             features[i] = None
     if seen != len(fresh):  # a cell the cached read did not have: the territory changed under it
         return None
-    return _Cached(hit.version, rows, parts=parts, geoms=hit.geoms, features=features)
+    return _Cached(hit.version, rows, parts=parts, geoms=hit.geoms, features=features, cparts=cparts)
 
 
 def _rows(conn: Connection, scope: Scope, req: _Request) -> list[tuple[dict[str, Any], int]]:
@@ -1393,6 +1441,47 @@ def metrics_json(
         else:
             entry.json = orjson.dumps([d for d, _ in entry.rows], option=orjson.OPT_NON_STR_KEYS)
     return entry.json
+
+
+def _table_keys(rows: _Rows) -> list[str]:
+    return list(rows[0][0]) if rows else []
+
+
+def _row_values(row: dict[str, Any], keys: list[str]) -> bytes:
+    return orjson.dumps([row.get(k) for k in keys], option=orjson.OPT_NON_STR_KEYS)
+
+
+def metrics_table(
+    conn: Connection,
+    scope: Scope,
+    level: str,
+    *,
+    as_of: dt.date | None = None,
+    period: str | None = None,
+    filters: dict[str, Any] | None = None,
+    tz: str = DEFAULT_TZ,
+) -> bytes:
+    """:func:`metrics_for_level` as one table: ``{"keys": [...], "rows": [[...], ...]}`` (bytes).
+
+    The same figures as :func:`metrics_json` without repeating every key in every row: about
+    half the bytes, and an array of arrays parses several times faster in a browser than an
+    array of objects (the web map reads a city's 8,000 cells this way). Cached like
+    :func:`metrics_json`; the fast cell map keeps each row's array and re-renders only the rows
+    of changed cells.
+    """
+    req = _request(conn, level, as_of, period, filters, tz, False)
+    entry = _cached_rows(conn, scope, req)
+    if entry.table is None:
+        keys = _table_keys(entry.rows)
+        if _fast_cells(req):
+            if entry.cparts is None:
+                entry.cparts = [_row_values(d, keys) for d, _ in entry.rows]
+            rows = b"[" + b",".join(entry.cparts) + b"]"
+        else:
+            table = [[d.get(k) for k in keys] for d, _ in entry.rows]
+            rows = orjson.dumps(table, option=orjson.OPT_NON_STR_KEYS)
+        entry.table = b'{"keys":' + orjson.dumps(keys) + b',"rows":' + rows + b"}"
+    return entry.table
 
 
 # -- GeoJSON ---------------------------------------------------------------------------------
@@ -1483,6 +1572,112 @@ def _cells_geojson(conn: Connection, scope: Scope, req: _Request) -> bytes:
     body = b",".join(f or b"null" for f in features)
     entry.geojson = b'{"type":"FeatureCollection","features":[' + body + b"]}"
     return entry.geojson
+
+
+# -- shapes: the areas' outlines, compact, for the web map ------------------------------------
+SHAPE_SCALE = 100_000
+"""Shape coordinates are integers of 1e-5 degree (about 1.1 m; finer than a screen pixel at z 16)."""
+
+_shape_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_SHAPE_CACHE_AREAS = 200_000
+
+
+def _encode_rings(geoms: Sequence[Any]) -> list[bytes]:
+    """Each polygon's or multipolygon's rings as JSON arrays of delta-encoded integer coordinates.
+
+    A ring is ``[x0, y0, dx1, dy1, ...]`` in units of 1/:data:`SHAPE_SCALE` degree, without the
+    closing vertex: the first vertex absolute, each next one the step from the one before.
+    Holes and the parts of a multipolygon are rings alike: drawn with the even-odd rule they
+    need no nesting (the parts of a valid multipolygon do not overlap). None or an empty or
+    non-areal geometry gives ``[]``. Vectorised over all the geometries at once (a city's
+    8,000 cells in a few tens of milliseconds).
+    """
+    arr = np.array(geoms, dtype=object)
+    if not len(arr):
+        return []
+    areal = shapely.get_type_id(arr)
+    arr[(areal != 3) & (areal != 6)] = None  # polygons and multipolygons only
+    parts, part_of = shapely.get_parts(arr, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    # drop each ring's closing vertex (the last of each ring's run)
+    last = np.r_[vertex_ring[1:] != vertex_ring[:-1], True]
+    q = np.rint(coords[~last] * SHAPE_SCALE).astype(np.int64)
+    vr = vertex_ring[~last]
+    first = np.r_[True, vr[1:] != vr[:-1]]
+    delta = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    delta[first] = q[first]
+    cuts = np.flatnonzero(first)[1:]
+    flat = [piece.ravel() for piece in np.split(delta, cuts)] if len(q) else []
+    ring_geom = part_of[ring_part][np.unique(vr)] if len(q) else np.array([], dtype=np.int64)
+    out: list[list[Any]] = [[] for _ in range(len(arr))]
+    for g, ring in zip(ring_geom.tolist(), flat, strict=True):
+        if len(ring) >= 6:
+            out[g].append(ring)
+    return [orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) for r in out]
+
+
+_SHAPES_SQL = "SELECT res.aid, ST_AsBinary(({geometry})) FROM unnest(CAST(:ids AS bigint[])) AS res(aid)"
+
+
+def metrics_shapes(
+    conn: Connection,
+    scope: Scope,
+    level: str,
+    *,
+    as_of: dt.date | None = None,
+    period: str | None = None,
+    filters: dict[str, Any] | None = None,
+    tz: str = DEFAULT_TZ,
+) -> bytes:
+    """The outlines of the areas :func:`metrics_for_level` lists, for drawing them (bytes).
+
+    ``{"level": ..., "scale": 100000, "codes": [...], "rings": [[ring, ...], ...]}``: the areas'
+    ids (as ``id`` of the metrics) and, in the same order, each one's rings (see
+    :func:`_encode_rings`; ``[]`` for an area without a geometry). The areas are exactly those
+    of the same request for metrics, scope included; their outlines are cached per territory
+    epoch (H3 hexagons for good, characteristic grids never).
+    """
+    req = _request(conn, level, as_of, period, filters, tz, False)
+    kind = req.level.kind
+    if kind == "building":
+        raise ValidationFailed("buildings are points: ask for the metrics of level building instead", "level")
+    rows = _cached_rows(conn, scope, req).rows
+    if kind == "h3":
+        tag: tuple[Any, ...] = ("h3",)
+    elif kind == "feature_grid":
+        tag = ()
+    else:
+        oid, started, epoch, _, clean = conn.execute(text(_SNAP_SQL)).one()
+        tag = (kind, oid, started, epoch) if clean else ()  # a writer's own view is never cached
+    out: dict[int, bytes] = {}
+    missing = []
+    with _cache_lock:
+        for _, aid in rows:
+            hit = _shape_cache.get((*tag, aid)) if tag else None
+            if hit is None:
+                missing.append(aid)
+            else:
+                out[aid] = hit
+    if missing:
+        if kind == "h3":
+            shapes = [cell_polygon(aid) for aid in missing]
+        else:
+            sql = _SHAPES_SQL.format(geometry=_GEOMETRY[kind])
+            got: dict[int, Any] = {int(a): w for a, w in conn.execute(text(sql), {"ids": missing})}
+            wkbs = [bytes(got[aid]) if got.get(aid) is not None else None for aid in missing]
+            shapes = list(shapely.from_wkb(wkbs))
+        found = dict(zip(missing, _encode_rings(shapes), strict=True))
+        out.update(found)
+        if tag:
+            with _cache_lock:
+                for aid, body in found.items():
+                    _shape_cache[(*tag, aid)] = body
+                while len(_shape_cache) > _SHAPE_CACHE_AREAS:
+                    _shape_cache.popitem(last=False)
+    head = orjson.dumps({"level": level, "scale": SHAPE_SCALE, "codes": [d["id"] for d, _ in rows]})
+    body = b",".join(out.get(aid, b"[]") for _, aid in rows)
+    return head[:-1] + b',"rings":[' + body + b"]}"
 
 
 def cells_geojson(conn: Connection, city_id: int, scope: Scope, *, tz: str = DEFAULT_TZ) -> bytes:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from gridmarket.grids import sqlfiles
+from gridmarket.grids.metrics import data_version
 from gridmarket.grids.scope import Scope
+
+_cities_cache: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+_cities_lock = threading.Lock()
 
 
 def list_cities(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
@@ -15,13 +21,30 @@ def list_cities(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 
     Unit counts come from the metric aggregates (units in the cells the caller may read), not
     from a count over the address units on every call.
+
+    The answer is kept per process for each scope and reused while the data version of the
+    metric reads holds (every change of a unit count, a cell or a region moves it), so the page's
+    first request costs a version check, not a pass over every cell.
     """
     cond, params = scope.cell_sql("c")
     sql = sqlfiles.with_scope(sqlfiles.load("cities.sql"), cell_scope=cond)
-    rows = [dict(r) for r in conn.execute(text(sql), {"cities": scope.city_ids(), **params}).mappings()]
+    bound = {"cities": scope.city_ids(), **params}
+    version = data_version(conn)
+    key = (version, sql, repr(sorted(bound.items()))) if version is not None else None
+    if key is not None:
+        with _cities_lock:
+            hit = _cities_cache.get(key)
+        if hit is not None:
+            return [dict(r) for r in hit]
+    rows = [dict(r) for r in conn.execute(text(sql), bound).mappings()]
     for row in rows:
         row["units"] = int(row["units"])
     rows.sort(key=lambda r: (-r["units"], r["code"]))
+    if key is not None:
+        with _cities_lock:
+            _cities_cache[key] = [dict(r) for r in rows]
+            while len(_cities_cache) > 256:
+                _cities_cache.popitem(last=False)
     return rows
 
 

@@ -246,6 +246,12 @@ CORE: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/v1/metrics"): [
         (lambda w, r: f"/api/v1/metrics?level=cell&city={w.city}", None, everyone(200)),
         (lambda w, r: f"/api/v1/metrics?level=h3:9&city={w.other_city}", None, everyone(200)),
+        (lambda w, r: f"/api/v1/metrics?level=cell&city={w.city}&format=table", None, everyone(200)),
+    ],
+    # listings: every role gets the outlines of the areas it may read (test_shapes_follow_scope)
+    ("GET", "/api/v1/metrics/shapes"): [
+        (lambda w, r: f"/api/v1/metrics/shapes?level=cell&city={w.city}", None, everyone(200)),
+        (lambda w, r: f"/api/v1/metrics/shapes?level=district&city={w.city}", None, everyone(200)),
     ],
     ("GET", "/api/v1/metrics/compare"): [
         (
@@ -431,6 +437,22 @@ def test_listings_are_filtered_by_scope(
 
     assert metric_cells(AM) == {world.am_cell}
     assert metric_cells(CM) == everything == metric_cells(PL)
+
+    def map_cells(role: str) -> tuple[set[str], set[str]]:
+        """The cells of the web map: the outlines and the table of figures."""
+        shapes = client_module.get(
+            f"/api/v1/metrics/shapes?level=cell&city={world.city}", headers=headers[role]
+        )
+        table = client_module.get(
+            f"/api/v1/metrics?level=cell&city={world.city}&format=table", headers=headers[role]
+        ).json()
+        at = table["keys"].index("id")
+        return set(shapes.json()["codes"]), {row[at] for row in table["rows"]}
+
+    assert map_cells(AM) == ({world.am_cell}, {world.am_cell})
+    assert map_cells(CM) == (everything, everything) == map_cells(PL)
+    gm_shapes, gm_table = map_cells(GM)
+    assert gm_shapes == gm_table == metric_cells(GM) and world.am_cell not in gm_shapes
     other = client_module.get(f"/api/v1/metrics?level=cell&city={world.other_city}", headers=headers[CM])
     assert other.json()["areas"] == []
 

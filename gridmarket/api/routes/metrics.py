@@ -7,10 +7,11 @@ in the database and returned as bytes; tables are serialised with orjson.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from gridmarket.api.deps import ConnDep, ScopeDep, SettingsDep
 from gridmarket.grids import metrics
@@ -55,9 +56,15 @@ def by_level(
     feature_grid: str | None = None,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (WGS84)")] = None,
     status: Annotated[list[str] | None, Query(description="count only units with these statuses")] = None,
-    format: Annotated[str, Query(pattern="^(json|geojson)$")] = "json",
+    format: Annotated[
+        str,
+        Query(
+            pattern="^(json|geojson|table)$",
+            description="json: an array of objects; geojson: features; table: keys once, rows as arrays",
+        ),
+    ] = "json",
 ) -> Response:
-    """Every metric for every area of a level you may read, as a table (json) or GeoJSON."""
+    """Every metric for every area of a level you may read, as JSON, GeoJSON or a compact table."""
     filters: dict[str, Any] = {
         k: v
         for k, v in {"city": city, "district": district, "grid": grid, "feature_grid": feature_grid}.items()
@@ -73,12 +80,59 @@ def by_level(
             conn, scope, level, as_of=as_of, period=period, filters=filters, tz=settings.timezone
         )
         return Response(body, media_type=GEOJSON)
+    head = orjson.dumps({"level": level, "as_of": as_of, "period": period})
+    if format == "table":
+        table = metrics.metrics_table(
+            conn, scope, level, as_of=as_of, period=period, filters=filters, tz=settings.timezone
+        )
+        return Response(head[:-1] + b"," + table[1:], media_type="application/json")
     rows = metrics.metrics_json(
         conn, scope, level, as_of=as_of, period=period, filters=filters, tz=settings.timezone
     )
-    head = orjson.dumps({"level": level, "as_of": as_of, "period": period})
     # splice the (cached) array of areas into the envelope without parsing it again
     return Response(head[:-1] + b',"areas":' + rows + b"}", media_type="application/json")
+
+
+@router.get("/shapes", response_class=Response)
+def shapes(
+    request: Request,
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+    level: Annotated[str, Query(description="cell, grid, feature_grid, district, city, province, h3:5..12")],
+    as_of: AsOf = None,
+    period: Period = None,
+    city: str | None = None,
+    district: str | None = None,
+    grid: str | None = None,
+    feature_grid: str | None = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (WGS84)")] = None,
+) -> Response:
+    """The outlines of the areas ``GET /api/v1/metrics`` lists for the same query, compact.
+
+    ``{"level", "scale": 100000, "codes": [...], "rings": [[ring, ...], ...]}``; a ring is
+    ``[x0, y0, dx1, dy1, ...]`` in 1e-5 degree, the first vertex absolute and each next one the
+    step from the one before, without the closing vertex; holes and parts are rings alike
+    (even-odd). With an ``ETag``: send it back in ``If-None-Match`` for a 304 while the outlines
+    are unchanged (the territory rarely changes: a browser keeps them).
+    """
+    filters: dict[str, Any] = {
+        k: v
+        for k, v in {"city": city, "district": district, "grid": grid, "feature_grid": feature_grid}.items()
+        if v is not None
+    }
+    box = _bbox(bbox)
+    if box is not None:
+        filters["bbox"] = box
+    body = metrics.metrics_shapes(
+        conn, scope, level, as_of=as_of, period=period, filters=filters, tz=settings.timezone
+    )
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+    sent = request.headers.get("if-none-match") or ""
+    if etag in (t.strip().removeprefix("W/") for t in sent.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/compare", response_class=Response)
