@@ -23,10 +23,11 @@ browser context's request client before the page is opened, so no navigation is 
   The Performance API gives the breakdown: the HTML, DOMContentLoaded (scripts), each API
   request (start, end, time to first byte, bytes) and the drawing (from the end of the cells'
   response to ready), plus long tasks. The drawing is split by wrappers the same init script
-  puts around ``Response.json`` (JSON parse after the body's end), ``L.geoJSON`` (building the
-  8,000 layers with their styles and tooltips), ``L.GeoJSON.addTo`` (projecting them) and the
-  canvas renderers' ``_update``/``_redraw``; the rest is the panel, legend and the two frames
-  of the app's ready flag. Goal: ≤ 2 s, judged on p95 of each kind. One untimed load first
+  puts around ``Response.json`` (JSON parse after the body's end), the areas layer's
+  ``setAreas`` (decoding the 8,000 outlines, the hit-test index) and ``_draw``, ``L.geoJSON``
+  and ``L.GeoJSON.addTo`` (the district outlines) and Leaflet's canvas renderers'
+  ``_update``/``_redraw``; the rest is the panel, legend and the two frames of the app's ready
+  flag. Goal: ≤ 2 s, judged on p95 of each kind. One untimed load first
   (Chromium started, the server's caches filled).
 * **Frame times while panning**: at the city's default zoom (the whole city in view, every cell
   drawn) and at street zoom (``--street-zoom``, where the vector-tile address dots are drawn;
@@ -134,6 +135,21 @@ INIT_JS = """
     configurable: true, enumerable: true,
     get() { return leaflet; },
     set(v) { leaflet = v; try { wrap(v); } catch (_) {} },
+  });
+  // the areas' canvas layer (areas_layer.js): decoding the outlines and drawing them
+  const areaCount = (o) => (o && o._handles ? o._handles.length : 0);
+  let areas;
+  Object.defineProperty(window, 'gmAreasLayer', {
+    configurable: true, enumerable: true,
+    get() { return areas; },
+    set(v) {
+      areas = v;
+      try {
+        const P = v.Layer.prototype;
+        P.setAreas = timed('setAreas', P.setAreas, (_, a) => (a[0] ? a[0].length : 0));
+        P._draw = timed('areas draw', P._draw, areaCount);
+      } catch (_) {}
+    },
   });
 })();
 """
@@ -394,15 +410,15 @@ def draw_phases(t: dict[str, Any]) -> dict[str, float]:
         ),
         default=0.0,
     )
-    build = max((d for n, s, d, info in spans if n == "geojson"), default=0.0)
+    build = max((d for n, s, d, info in spans if n in ("geojson", "setAreas")), default=0.0)
     add = max((d for n, s, d, info in spans if n == "addTo"), default=0.0)
-    canvas = sum(d for n, s, d, info in spans if n == "canvas redraw" and s >= end)
+    canvas = sum(d for n, s, d, info in spans if n in ("canvas redraw", "areas draw") and s >= end)
     out = {
         "draw: cells' response end → ready, total": ready - end,
         "  JSON parse of the cells (after the body's end)": max(parse, 0.0),
-        "  L.geoJSON: build the cell layers (style, tooltips)": build,
-        "  addTo(map): project the polygons": add,
-        "  canvas redraws": canvas,
+        "  build the cell layer (decode outlines, index; L.geoJSON before)": build,
+        "  addTo(map) of L.geoJSON layers (districts)": add,
+        "  canvas draws (the areas' layer and Leaflet's renderers)": canvas,
     }
     out["  the rest (panel, legend, children, the two frames of markReady)"] = max(
         0.0, ready - end - sum(v for k, v in out.items() if k.startswith("  "))

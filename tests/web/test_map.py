@@ -288,14 +288,15 @@ def test_cell_names_are_escaped(
 
     def poison(route: Route) -> None:
         response = route.fetch()
-        fc = response.json()
-        for f in fc["features"]:
-            f["properties"]["name"] = evil
-            f["properties"]["grid_name"] = evil
-            f["properties"]["district_name"] = evil
-        route.fulfill(response=response, body=json.dumps(fc))
+        table = response.json()
+        at = [table["keys"].index(k) for k in ("name", "grid_name", "district_name")]
+        for row in table["rows"]:
+            for i in at:
+                row[i] = evil
+        route.fulfill(response=response, body=json.dumps(table))
 
-    page.route(re.compile(r".*/api/v1/metrics\?.*format=geojson.*"), poison)
+    # the map reads the areas' figures as a table (keys once, rows as arrays)
+    page.route(re.compile(r".*/api/v1/metrics\?.*format=table.*"), poison)
     page.goto(f"{live_server}/")
     log_in(page, *admin_credentials)
     page.wait_for_selector(READY, timeout=30_000)

@@ -274,7 +274,35 @@ def test_area_card_drill_down_and_language(
         expect(rows.nth(i).locator("td").nth(1)).to_have_text(f"{d['n_' + key]:,}")
     for rival, n in d["rival_mix"].items():
         expect(card.locator(f'.gm-rivals [data-rival="{rival}"] .gm-bar-value')).to_contain_text(f"{n:,}")
-    expect(card.locator(".gm-matrix")).to_contain_text("请下钻至单元")
+    # who answers for the district, on both axes, as the people API says
+    people = page.request.get(f"{live_server}/api/v1/areas/district/{pick['code']}/people").json()
+    matrix = card.locator(".gm-area-people")
+    cov = people["coverage"]
+    expect(matrix.locator(".gm-people-coverage")).to_contain_text(
+        f"{cov['cells_with_account_manager']:,}/{cov['cells']:,} 个单元有客户经理"
+    )
+    centres = people["regional"]["units"]
+    assert centres, "the district has a regional centre"
+    expect(matrix.locator(".gm-person-unit .gm-person-name")).to_contain_text(
+        [c["org_unit_name"] for c in centres]
+    )
+    for c in centres:
+        for head in c["heads"]:
+            expect(matrix.locator(f'.gm-person-unit[data-unit-code="{c["org_unit_code"]}"]')).to_contain_text(
+                head["name"]
+            )
+    managers = people["regional"]["grid_managers"][:8]
+    expect(matrix.locator(".gm-axis-regional .gm-person[data-via=grid] .gm-person-name")).to_contain_text(
+        [m["name"] for m in managers]
+    )
+    fgs = people["specialist"]["feature_grids"]
+    expect(matrix.locator(".gm-person-fg")).to_have_count(len(fgs))
+    for f in fgs:
+        row = matrix.locator(f'.gm-person-fg[data-fg="{f["code"]}"]')
+        expect(row).to_contain_text(f"本区域内 {f['cells']:,} 个单元")
+        for h in f["holders"]:
+            expect(row).to_contain_text(h["name"])
+    matrix.screenshot(path=str(ARTIFACTS / "views_people.png"))
     top = page.request.get(
         f"{live_server}/api/v1/areas/district/{pick['code']}/top-customers", params={"limit": 10}
     ).json()["customers"]
@@ -487,7 +515,7 @@ def test_characteristic_grid_search_and_time(
 
     # -- as of a date: the request carries it and the map is that day's
     yesterday = (dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() - dt.timedelta(days=1)).isoformat()
-    with page.expect_request(lambda r: "as_of=" in r.url and "format=geojson" in r.url) as req:
+    with page.expect_request(lambda r: "as_of=" in r.url and "format=table" in r.url) as req:
         page.fill("#gm-asof", yesterday)
         page.locator("#gm-asof").dispatch_event("change")
     assert parse_qs(urlsplit(req.value.url).query)["as_of"] == [yesterday]
@@ -499,7 +527,7 @@ def test_characteristic_grid_search_and_time(
     # -- a period for churned / won
     page.select_option("#gm-metric", "churned")
     month = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().strftime("%Y-%m")
-    with page.expect_request(lambda r: "period=" in r.url and "format=geojson" in r.url) as req:
+    with page.expect_request(lambda r: "period=" in r.url and "format=table" in r.url) as req:
         page.fill("#gm-period", month)
         page.locator("#gm-period").dispatch_event("change")
     assert parse_qs(urlsplit(req.value.url).query)["period"] == [month]

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from gridmarket import __version__
+from gridmarket.api.deps import SESSION_COOKIE
 from gridmarket.grids.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -21,11 +22,14 @@ _env = Environment(loader=PackageLoader("gridmarket.web", "templates"), autoesca
 _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 
 
-def _config_json(settings: Settings) -> Markup:
+def _config_json(settings: Settings, session_cookie: bool = False) -> Markup:
     data = {
         "tile_url": settings.tile_url or None,
         "tile_attribution": settings.tile_attribution,
         "timezone": settings.timezone,
+        # a session cookie came with the page (it may have expired): the app asks for the
+        # session and the cities at once instead of one after the other
+        "session_cookie": session_cookie,
     }
     # JSON placed in a <script> element: escape the characters that could end it
     return Markup(orjson.dumps(data).decode().translate(_JSON_ESCAPES))
@@ -39,7 +43,7 @@ def index(request: Request) -> HTMLResponse:
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
         version=__version__,
-        config_json=_config_json(settings),
+        config_json=_config_json(settings, SESSION_COOKIE in request.cookies),
     )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 

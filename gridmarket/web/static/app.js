@@ -560,6 +560,22 @@
       'card.compareIn': '已加入对比',
       'card.rank': '排行榜',
       'card.peopleCells': '负责人按网格单元分配，请下钻至单元查看两条线的负责人。',
+      'people.coverage': '{a}/{b} 个单元有客户经理',
+      'people.gridCoverage': '{a}/{b} 个网格有网格经理',
+      'people.partial': '仅统计您可查看的单元',
+      'people.units': '营销中心',
+      'people.head': '负责人',
+      'people.noHead': '未设负责人',
+      'people.staff': '{n} 人',
+      'people.gridManagers': '网格经理',
+      'people.accountManagers': '客户经理（{n} 人）',
+      'people.holds': '{g} 个网格 · {c} 个单元',
+      'people.holdsCells': '{c} 个单元',
+      'people.more': '另有 {n} 人',
+      'people.featureGrids': '特征网格',
+      'people.fgCells': '本区域内 {n} 个单元',
+      'people.holders': '团队',
+      'people.noHolder': '未分配团队',
       'card.topCustomers': '重点客户',
       'card.topCustomersNote': '按月收入排序的前 {n} 位客户',
       'card.noCustomers': '暂无客户',
@@ -715,6 +731,22 @@
       'card.compareIn': 'In comparison',
       'card.rank': 'League table',
       'card.peopleCells': 'People are assigned per cell: drill down to a cell to see who answers for it on both axes.',
+      'people.coverage': '{a} of {b} cells have an account manager',
+      'people.gridCoverage': '{a} of {b} grids have a grid manager',
+      'people.partial': 'Counted over the cells you may see',
+      'people.units': 'Marketing centres',
+      'people.head': 'Head',
+      'people.noHead': 'No head set',
+      'people.staff': '{n} staff',
+      'people.gridManagers': 'Grid managers',
+      'people.accountManagers': 'Account managers ({n})',
+      'people.holds': '{g} grids · {c} cells',
+      'people.holdsCells': '{c} cells',
+      'people.more': '{n} more',
+      'people.featureGrids': 'Characteristic grids',
+      'people.fgCells': '{n} cells in this area',
+      'people.holders': 'Team',
+      'people.noHolder': 'No team assigned',
       'card.topCustomers': 'Top customers',
       'card.topCustomersNote': 'Top {n} customers by monthly revenue',
       'card.noCustomers': 'No customer',
@@ -1009,6 +1041,7 @@
   // ---------------------------------------------------------------- state
 
   const state = {
+    shapes: new Map(), // outlines of areas by request: {etag, body} (loadShapes)
     lang: 'zh-CN',
     user: null,
     csrf: null,
@@ -1040,6 +1073,7 @@
     cityRow: null, // the city's own metrics
     children: null, // drill-down list of the selected area: {key, status, rows}
     customers: null, // its top customers: {key, status, rows}
+    people: null, // who answers for it above the cell level: {key, status, data}
     fieldWork: null, // the selected cell's sweep and follow-ups: {code, status, sweep, follow}
     compare: [], // areas picked for comparison: [{level, id, name}]
     modal: null, // compare or league table: {kind, status, ...}
@@ -1152,7 +1186,7 @@
     renderFgBox();
     renderSearch();
     renderModal();
-    if (state.cellLayer) state.cellLayer.eachLayer((l) => { if (l.isTooltipOpen && l.isTooltipOpen()) l.closeTooltip(); });
+    if (state.cellLayer) state.cellLayer.closeTooltip();
     $('gm-myarea').title = t('header.myArea');
     renderFollowButton();
     if (state.user) showView(state.view);
@@ -1285,7 +1319,10 @@
     if (CONFIG.tile_url) {
       L.tileLayer(CONFIG.tile_url, { attribution: esc(CONFIG.tile_attribution || ''), maxZoom: 19 }).addTo(map);
     }
-    map.on('click', () => selectCell(null));
+    map.on('click', (ev) => {
+      const hit = state.cellLayer && state.cellLayer.hitAt ? state.cellLayer.hitAt(ev.latlng) : null;
+      selectCell(hit || null);
+    });
     map.on('zoomend moveend', onViewChange);
     state.map = map;
     addUnitsLayer();
@@ -1302,10 +1339,10 @@
     if (state.resizeObserver) { state.resizeObserver.disconnect(); state.resizeObserver = null; }
     if (state.map) { state.map.remove(); state.map = null; }
     Object.assign(state, {
-      cities: [], city: null, cells: null, classes: [], selected: null, cellLayer: null, districtLayers: [],
+      shapes: new Map(), cities: [], city: null, cells: null, classes: [], selected: null, cellLayer: null, districtLayers: [],
       hoverOutline: null, selectedOutline: null, highlightRenderer: null, ownRenderer: null, ownOutline: null,
       detail: null, area: null, areaOpen: false, ownCells: [],
-      layerLevel: null, pendingLevel: null, layerBox: null, cityRow: null, children: null, customers: null, compare: [],
+      layerLevel: null, pendingLevel: null, layerBox: null, cityRow: null, children: null, customers: null, people: null, compare: [],
       featureGrids: null, fg: null, fgOutline: null, search: null, unit: null, unitsLayer: null, unitMarker: null, street: false,
       sweep: null, levelBeforeSweep: null, follow: null,
     });
@@ -1335,7 +1372,9 @@
     setMapStatus('map.loading');
     let cities;
     try {
-      cities = (await api('/api/v1/cities')).cities || [];
+      const early = state.citiesEarly;
+      state.citiesEarly = null;
+      cities = ((early && (await early)) || (await api('/api/v1/cities'))).cities || [];
     } catch (err) {
       if (seq === state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
       return;
@@ -1377,18 +1416,20 @@
     state.cityRow = null;
     $('gm-city-select').value = code;
     setMapStatus('map.loading');
-    let districts;
-    try {
-      districts = await api(`/api/v1/cities/${encodeURIComponent(code)}/districts`);
-    } catch (err) {
-      if (seq === state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
-      return;
-    }
-    if (seq !== state.loadSeq || !state.map) return;
-    drawDistricts(districts);
-    fitCity();
+    if (!state.map) return;
+    // the view from the city's extent; the district outlines and the areas load side by side
+    state.districtLayers.forEach((l) => l.remove());
+    state.districtLayers = [];
+    const fitted = fitCity();
     loadCityRow(code);
-    await loadLayer();
+    const districts = api(`/api/v1/cities/${encodeURIComponent(code)}/districts`).then((fc) => {
+      if (!state.map || !state.city || state.city.code !== code) return;
+      drawDistricts(fc);
+      if (!fitted) fitCity();
+    }).catch((err) => {
+      if (seq <= state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
+    });
+    await Promise.all([districts, loadLayer()]);
   }
 
   /** The city's own figures (metrics at level city) for the overview card. */
@@ -1452,7 +1493,14 @@
     setMapStatus('map.loading');
     let fc;
     try {
-      [fc] = await Promise.all([api(`/api/v1/metrics?${q}`), sweepOn() ? ensureSweep() : null]);
+      const sq = new URLSearchParams(q);
+      sq.delete('format');
+      sq.delete('period');
+      q.set('format', 'table');
+      const [table, shapes] = await Promise.all([
+        api(`/api/v1/metrics?${q}`), loadShapes(sq), sweepOn() ? ensureSweep() : null,
+      ]);
+      fc = areaFeatures(table, shapes);
     } catch (err) {
       if (seq === state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
       return;
@@ -1471,6 +1519,40 @@
       if (layer) selectCell(layer, keepUnit);
     }
     markReady();
+  }
+
+  /**
+   * The outlines of the areas of a level (GET /api/v1/metrics/shapes), kept while unchanged: the
+   * browser revalidates them (ETag) and the decoded answer is reused when the ETag is the same.
+   */
+  async function loadShapes(q) {
+    const path = `/api/v1/metrics/shapes?${q}`;
+    const res = await fetch(path, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+    if (!res.ok) {
+      const data = await res.json().catch(() => null);
+      throw new ApiError(res.status, ...errorOf(data), data);
+    }
+    const etag = res.headers.get('etag');
+    const kept = state.shapes.get(path);
+    if (etag && kept && kept.etag === etag) return kept.body;
+    const body = await res.json();
+    state.shapes.set(path, { etag, body });
+    if (state.shapes.size > 12) state.shapes.delete(state.shapes.keys().next().value);
+    return body;
+  }
+
+  /** Features (id, properties, rings) from a metrics table and the outlines of its areas. */
+  function areaFeatures(table, shapes) {
+    const keys = (table && table.keys) || [];
+    const ringsOf = new Map();
+    const codes = (shapes && shapes.codes) || [];
+    codes.forEach((code, i) => ringsOf.set(String(code), shapes.rings[i]));
+    const features = ((table && table.rows) || []).map((row) => {
+      const properties = {};
+      for (let i = 0; i < keys.length; i++) properties[keys[i]] = row[i];
+      return { type: 'Feature', id: properties.id, properties, rings: ringsOf.get(String(properties.id)) || [] };
+    });
+    return { type: 'FeatureCollection', features, scale: (shapes && shapes.scale) || 1 };
   }
 
   const STREET_ZOOM = 15;
@@ -1664,24 +1746,19 @@
     const style = level === 'district' || level === 'grid' ? { ...CELL_STYLE, weight: 1.2 } : CELL_STYLE;
 
     state.street = isStreet();
-    const cellLayer = L.geoJSON(fc, {
-      style: (f) => {
-        const color = colorFor(valueOf(f.properties));
-        colorOf[cellCode(f)] = color;
-        return { ...style, fillColor: color, fillOpacity: state.street ? 0.3 : style.fillOpacity };
-      },
-      onEachFeature: (f, layer) => {
-        layer.bindTooltip(() => tooltipHtml(f.properties), { sticky: true, direction: 'top', offset: [0, -8], className: 'gm-tip' });
-        layer.on({
-          mouseover: () => { state.hoverOutline = outline(state.hoverOutline, f, HOVER_STYLES); },
-          mouseout: () => { state.hoverOutline = outline(state.hoverOutline, null); },
-          click: (ev) => {
-            L.DomEvent.stopPropagation(ev);
-            selectCell(layer);
-          },
-        });
-      },
-    }).addTo(map);
+    const areas = features.map((f) => {
+      const color = colorFor(valueOf(f.properties));
+      colorOf[cellCode(f)] = color;
+      const { rings } = f;
+      delete f.rings;
+      return { feature: f, rings, color };
+    });
+    const cellLayer = window.gmAreasLayer({
+      ...style,
+      fillOpacity: state.street ? 0.3 : style.fillOpacity,
+      tooltip: (h) => tooltipHtml(h.feature.properties),
+      onHover: (h) => { state.hoverOutline = outline(state.hoverOutline, h ? h.feature : null, HOVER_STYLES); },
+    }).setAreas(areas, fc.scale || 1).addTo(map);
     state.cellLayer = cellLayer;
 
     window.gmMap = {
@@ -1919,9 +1996,118 @@
       </section>`;
   }
 
+  const PEOPLE_LEVELS = ['grid', 'district', 'city', 'feature_grid'];
+
+  /** Who answers for an area above the cell (GET /api/v1/areas/{level}/{code}/people). */
+  async function loadPeople(level, id) {
+    const key = `${level}:${id}`;
+    if (!PEOPLE_LEVELS.includes(level)) { state.people = null; return; }
+    if (state.people && state.people.key === key && state.people.status !== 'error') return;
+    state.people = { key, status: 'loading', data: null };
+    try {
+      const body = await api(`/api/v1/areas/${encodeURIComponent(level)}/${encodeURIComponent(id)}/people?limit=8`);
+      if (!state.people || state.people.key !== key) return;
+      state.people = { key, status: 'ok', data: body };
+    } catch (err) {
+      if (handleApiFailure(err) || !state.people || state.people.key !== key) return;
+      state.people.status = 'error';
+    }
+    renderPanel();
+  }
+
+  function unitItem(u) {
+    const heads = u.heads || [];
+    return html`
+      <li class="gm-person gm-person-unit" data-unit-code="${u.org_unit_code}">
+        <span class="gm-person-avatar gm-via-bg-grid" aria-hidden="true">${initial(u.org_unit_name)}</span>
+        <div class="gm-person-main">
+          <div class="gm-person-name">${u.org_unit_name || u.org_unit_code}<span class="gm-person-post">${label('orgkind', u.org_unit_kind)}</span></div>
+          <div class="gm-person-org">${heads.length
+            ? html`${t('people.head')}：${heads.map((h) => (h.post ? `${h.name}（${h.post}）` : h.name)).join('、')}`
+            : t('people.noHead')}</div>
+        </div>
+        ${isNum(u.staff_count) ? html`<span class="gm-via gm-via-grid">${tf('people.staff', { n: int(u.staff_count) })}</span>` : ''}
+      </li>`;
+  }
+
+  function holderItem(person, meta) {
+    return html`
+      <li class="gm-person" data-staff="${person.staff_code}" data-via="${person.via || ''}">
+        <span class="gm-person-avatar gm-via-bg-${person.via || ''}" aria-hidden="true">${initial(person.name)}</span>
+        <div class="gm-person-main">
+          <div class="gm-person-name">${person.name || person.staff_code}${person.post ? html`<span class="gm-person-post">${person.post}</span>` : ''}</div>
+          <div class="gm-person-org">${person.org_unit_name || '—'}</div>
+        </div>
+        <span class="gm-via gm-via-${person.via || ''}">${meta}</span>
+      </li>`;
+  }
+
+  function fgItem(f) {
+    const holders = f.holders || [];
+    return html`
+      <li class="gm-person gm-person-fg" data-fg="${f.code}">
+        <span class="gm-person-avatar gm-via-bg-feature_grid" aria-hidden="true">${initial(label('type', f.type) || f.name)}</span>
+        <div class="gm-person-main">
+          <div class="gm-person-name">${f.name || f.code}${f.type ? html`<span class="gm-person-post">${label('type', f.type)}</span>` : ''}</div>
+          <div class="gm-person-org">${holders.length
+            ? html`${t('people.holders')}：${holders.map((h) => (h.org_unit_name ? `${h.name}（${h.org_unit_name}）` : h.name)).join('、')}`
+            : t('people.noHolder')}</div>
+        </div>
+        <span class="gm-via gm-via-feature_grid">${tf('people.fgCells', { n: int(f.cells || 0) })}</span>
+      </li>`;
+  }
+
+  /** The matrix section of a grid, district, city or characteristic grid card. */
+  function areaPeopleSection(level, p) {
+    const title = html`<h3 class="gm-section-title">${t('card.matrix')}</h3>`;
+    const s = state.people;
+    const key = `${level}:${p.code ?? p.id}`;
+    if (!s || s.key !== key || s.status === 'loading') {
+      return html`<section class="gm-matrix gm-area-people is-loading">${title}
+        <p class="gm-loading-line"><span class="gm-spinner" aria-hidden="true"></span>${t('card.loading')}</p></section>`;
+    }
+    if (s.status === 'error') {
+      return html`<section class="gm-matrix gm-area-people">${title}<p class="gm-inline-error">${t('card.loadError')}</p></section>`;
+    }
+    const d = s.data || {};
+    const cov = d.coverage || {};
+    const reg = d.regional || {};
+    const spec = d.specialist || {};
+    const gms = reg.grid_managers || [];
+    const ams = level === 'city' ? [] : (reg.account_managers || []);
+    const coverage = [
+      isNum(cov.cells) ? tf('people.coverage', { a: int(cov.cells_with_account_manager || 0), b: int(cov.cells) }) : '',
+      level !== 'grid' && isNum(cov.grids) ? tf('people.gridCoverage', { a: int(cov.grids_with_grid_manager || 0), b: int(cov.grids) }) : '',
+    ].filter(Boolean);
+    const moreGm = (cov.grid_managers || 0) - gms.length;
+    const moreAm = (cov.account_managers || 0) - ams.length;
+    const fgs = spec.feature_grids || [];
+    return html`
+      <section class="gm-matrix gm-area-people" data-people="${key}">
+        ${title}
+        ${coverage.length ? html`<p class="gm-people-coverage">${coverage.join(' · ')}${d.partial ? html` <span class="gm-muted">（${t('people.partial')}）</span>` : ''}</p>` : ''}
+        <div class="gm-axis gm-axis-regional" data-axis="regional">
+          <div class="gm-axis-title">${t('card.axisRegional')}</div>
+          ${(reg.units || []).length ? html`<ul class="gm-people">${reg.units.map(unitItem)}</ul>` : ''}
+          ${gms.length ? html`<div class="gm-axis-sub">${t('people.gridManagers')}</div>
+            <ul class="gm-people">${gms.map((g) => holderItem(g, tf('people.holds', { g: int(g.grids || 0), c: int(g.cells || 0) })))}</ul>
+            ${moreGm > 0 ? html`<p class="gm-people-more">${tf('people.more', { n: int(moreGm) })}</p>` : ''}` : ''}
+          ${ams.length ? html`<div class="gm-axis-sub">${tf('people.accountManagers', { n: int(cov.account_managers || ams.length) })}</div>
+            <ul class="gm-people">${ams.map((a) => holderItem(a, tf('people.holdsCells', { c: int(a.cells || 0) })))}</ul>
+            ${moreAm > 0 ? html`<p class="gm-people-more">${tf('people.more', { n: int(moreAm) })}</p>` : ''}` : ''}
+          ${!(reg.units || []).length && !gms.length && !ams.length ? html`<p class="gm-axis-empty">${t('card.nobody')}</p>` : ''}
+        </div>
+        <div class="gm-axis gm-axis-specialist" data-axis="specialist">
+          <div class="gm-axis-title">${t('card.axisSpecialist')}</div>
+          ${fgs.length ? html`<ul class="gm-people">${fgs.map(fgItem)}</ul>` : html`<p class="gm-axis-empty">${t('card.nobody')}</p>`}
+        </div>
+      </section>`;
+  }
+
   /** Drill-down list of an area: the areas of the next level inside it. */
   async function loadChildren(level, id) {
     loadTopCustomers(level, id);
+    loadPeople(level, id);
     const key = `${level}:${id}`;
     state.children = { key, status: 'loading', rows: [] };
     try {
@@ -2203,9 +2389,7 @@
     } else if (p.district_name) {
       kv = html`<dl class="gm-kv"><dt>${t('field.district')}</dt><dd>${p.district_name}</dd></dl>`;
     }
-    const people = isCell ? matrixSection()
-      : level === 'building' ? ''
-        : html`<section class="gm-matrix"><h3 class="gm-section-title">${t('card.matrix')}</h3><p class="gm-axis-empty">${t('card.peopleCells')}</p></section>`;
+    const people = isCell ? matrixSection() : PEOPLE_LEVELS.includes(level) ? areaPeopleSection(level, p) : '';
     const cellAttr = isCell ? new Raw(` data-cell="${esc(p.code)}"`) : '';
     return html`
       <div class="gm-card gm-area-card ${extraClass}" data-level="${level}" data-area="${p.code ?? p.id}"${cellAttr}>
@@ -4406,9 +4590,12 @@
     $('gm-search-results').addEventListener('mousedown', onSearchPick);
     $('gm-search').addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== $('gm-search')) { state.search = null; renderSearch(); } }, 150));
 
+    // the cities are asked for together with the session (a page opened logged in needs both)
+    if (CONFIG.session_cookie) state.citiesEarly = api('/api/v1/cities').catch(() => null);
     try {
       startSession(await api('/api/v1/auth/me'));
     } catch (err) {
+      state.citiesEarly = null;
       if (!(err instanceof ApiError)) showLogin('login.err.net');
       else showLogin(err.status >= 500 ? 'login.err.server' : null);
     }
