@@ -47,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
     add_exception_handlers(app)
+    # tiles first: routes are matched in order and a map view asks for dozens of tiles at once
+    app.include_router(tiles_router)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(cities.router)
@@ -60,7 +62,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(areas_router)
     app.include_router(admin_users.router)
     app.include_router(admin_org.router)
-    app.include_router(tiles_router)
     app.include_router(rosters_router)
     app.include_router(visits_router)
     app.include_router(followups_router)

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, text
 
+from gridmarket.grids.db import driver_cursor
 from gridmarket.grids.errors import Conflict, NotFound, ValidationFailed
 from gridmarket.grids.models import ROLES
 
@@ -193,27 +194,30 @@ def open_session(conn: Connection, user: User, kind: str, ttl_minutes: int) -> t
     return token, Session(id=row.id, user=user, kind=kind, csrf_token=csrf, expires_at=row.expires_at)
 
 
+_SESSION_SQL = (
+    "SELECT s.id, s.kind, s.csrf_token, s.expires_at, "
+    "u.id, u.username, u.role, u.staff_id, u.region_id, u.disabled "
+    "FROM auth_session s JOIN app_user u ON u.id = s.user_id "
+    "WHERE s.token_hash = %(h)s AND s.kind = %(k)s AND NOT s.revoked AND s.expires_at > now() "
+    "AND NOT u.disabled"
+)
+
+
 def session_for_token(conn: Connection, token: str, kind: str) -> Session | None:
-    """Return the live session of ``token`` (not expired, not revoked, user enabled), or None."""
-    row = conn.execute(
-        text(
-            "SELECT s.id AS sid, s.kind, s.csrf_token, s.expires_at, "
-            "u.id, u.username, u.role, u.staff_id, u.region_id, u.disabled "
-            "FROM auth_session s JOIN app_user u ON u.id = s.user_id "
-            "WHERE s.token_hash = :h AND s.kind = :k AND NOT s.revoked AND s.expires_at > now() "
-            "AND NOT u.disabled"
-        ),
-        {"h": _digest(token), "k": kind},
-    ).one_or_none()
+    """Return the live session of ``token`` (not expired, not revoked, user enabled), or None.
+
+    Checked on every request, so it runs on the driver's cursor (:func:`~gridmarket.grids.db.driver_cursor`).
+    """
+    with driver_cursor(conn) as cur:
+        cur.execute(_SESSION_SQL, {"h": _digest(token), "k": kind})
+        row = cur.fetchone()
     if row is None:
         return None
-    return Session(
-        id=row.sid,
-        user=_user_from_row(row),
-        kind=row.kind,
-        csrf_token=row.csrf_token,
-        expires_at=row.expires_at,
+    sid, skind, csrf, expires_at, uid, username, role, staff_id, region_id, disabled = row
+    user = User(
+        id=uid, username=username, role=role, staff_id=staff_id, region_id=region_id, disabled=disabled
     )
+    return Session(id=sid, user=user, kind=skind, csrf_token=csrf, expires_at=expires_at)
 
 
 def close_session(conn: Connection, session_id: int) -> None:

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 import h3
 
 from gridmarket.api.app import create_app
 from gridmarket.geo.tiles import MERCATOR_HALF_WORLD, lonlat_to_tile, tile_bounds_3857, tile_bounds_wgs84
-from gridmarket.grids import auth
+from gridmarket.grids import auth, tiles
 from gridmarket.grids.settings import Settings
 from gridmarket.grids.units import load_units
 from tests.helpers import bearer, make_tiny_territory, unit
@@ -447,3 +449,148 @@ def test_an_edit_feeding_no_metric_changes_the_etag_too(
     theirs = c.get(path, headers=cm)
     assert theirs.status_code == 200 and theirs.headers["etag"] == etag
     assert c.get(path, headers={**cm, "If-None-Match": etag}).status_code == 304
+
+
+# -- every tile is authorised afresh: no cached login or scope outlives a change ---------------
+def _tiny_tile() -> str:
+    x, y = lonlat_to_tile(120.0052, 30.0051, 17)
+    return f"/tiles/units/17/{x}/{y}.mvt"
+
+
+def test_logout_expiry_and_a_disabled_login_refuse_the_very_next_tile(
+    tiny: tuple[TestClient, Engine, dict[str, str]],
+) -> None:
+    c, eng, _ = tiny
+    path = _tiny_tile()
+    with eng.begin() as conn:
+        auth.add_user(conn, "tiny-gone", "city_manager", "tiny-gone-password", region_code="C")
+    # a bearer token, logged out
+    h = bearer(c, "tiny-gone", "tiny-gone-password")
+    assert c.get(path, headers=h).status_code == 200
+    assert c.post("/api/v1/auth/logout", headers=h).status_code == 204
+    assert c.get(path, headers=h).status_code == 401
+    # a bearer token whose session expires (by plain SQL, behind the app's back)
+    h = bearer(c, "tiny-gone", "tiny-gone-password")
+    assert c.get(path, headers=h).status_code == 200
+    token_hash = auth._digest(h["Authorization"].removeprefix("Bearer "))
+    with eng.begin() as conn:
+        conn.execute(
+            text("UPDATE auth_session SET expires_at = now() - interval '1 second' WHERE token_hash = :h"),
+            {"h": token_hash},
+        )
+    assert c.get(path, headers=h).status_code == 401
+    # the session cookie, logged out (the cookie only: no Authorization header)
+    login = c.post("/api/v1/auth/login", json={"username": "tiny-gone", "password": "tiny-gone-password"})
+    assert login.status_code == 200
+    try:
+        assert c.get(path).status_code == 200
+        out = c.post("/api/v1/auth/logout", headers={"X-CSRF-Token": login.json()["csrf_token"]})
+        assert out.status_code == 204
+        c.cookies.set("gm_session", login.cookies["gm_session"])  # a client keeping the old cookie
+        assert c.get(path).status_code == 401
+    finally:
+        c.cookies.clear()
+    # the login disabled: only the flag, its sessions left open (the tile checks the user too)
+    h = bearer(c, "tiny-gone", "tiny-gone-password")
+    assert c.get(path, headers=h).status_code == 200
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE app_user SET disabled = true WHERE username = 'tiny-gone'"))
+    assert c.get(path, headers=h).status_code == 401
+
+
+def test_an_ended_assignment_empties_the_very_next_tile(
+    tiny: tuple[TestClient, Engine, dict[str, str]],
+) -> None:
+    c, eng, _ = tiny
+    path = _tiny_tile()
+    day = dt.datetime.now(ZoneInfo(c.app.state.settings.timezone)).date()  # type: ignore[attr-defined]
+    with eng.begin() as conn:
+        staff = conn.scalar(
+            text("INSERT INTO staff (code, name, city_id) VALUES ('T-TINY-AM', '客户经理', 2) RETURNING id")
+        )
+        assignment = conn.scalar(
+            text(
+                "INSERT INTO assignment (staff_id, kind, cell_id, valid_from) "
+                "SELECT :s, 'cell', id, :f FROM cell WHERE code = 'A' RETURNING id"
+            ),
+            {"s": staff, "f": dt.date(2026, 1, 1)},
+        )
+        auth.add_user(conn, "tiny-am", "account_manager", "tiny-am-password", staff_code="T-TINY-AM")
+    h = bearer(c, "tiny-am", "tiny-am-password")
+    r = c.get(path, headers=h)
+    assert r.status_code == 200 and set(_statuses(r.content)) == {"T1", "T2", "T3"}  # cell A's units
+    # the assignment ended yesterday: today it no longer counts
+    with eng.begin() as conn:
+        conn.execute(
+            text("UPDATE assignment SET valid_to = :d WHERE id = :a"),
+            {"d": day - dt.timedelta(days=1), "a": assignment},
+        )
+    r = c.get(path, headers=h)
+    assert r.status_code == 204 and r.content == b""
+    # a new assignment from today counts at once
+    with eng.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO assignment (staff_id, kind, cell_id, valid_from) "
+                "SELECT :s, 'cell', id, :f FROM cell WHERE code = 'A'"
+            ),
+            {"s": staff, "f": day},
+        )
+    assert c.get(path, headers=h).status_code == 200
+
+
+def _tile_backends(eng: Engine) -> int:
+    with eng.connect() as conn:
+        return int(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = :a AND datname = current_database()"
+                ),
+                {"a": tiles.TILE_APPLICATION},
+            )
+            or 0
+        )
+
+
+def _until(check: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 10
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_tile_connections_killed_under_the_app_are_replaced(
+    tiny: tuple[TestClient, Engine, dict[str, str]],
+) -> None:
+    c, eng, headers = tiny
+    path = _tiny_tile()
+    assert c.get(path, headers=headers).status_code == 200
+    assert _tile_backends(eng) >= 1
+    with eng.connect() as conn:  # as a server restart would
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :a AND datname = current_database()"
+            ),
+            {"a": tiles.TILE_APPLICATION},
+        )
+    assert _until(lambda: _tile_backends(eng) == 0)
+    r = c.get(path, headers=headers)  # the dead connection fails, the retry gets a new one
+    assert r.status_code == 200 and set(_statuses(r.content)) == {"T1", "T2", "T3"}
+
+
+def test_tile_engine_connections_have_the_tile_settings_and_go_with_their_engine(engine: Engine) -> None:
+    main = create_engine(engine.url)
+    side = tiles.tile_engine(main, 2)
+    with side.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar() == "off"
+        assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
+        assert conn.execute(text("SHOW application_name")).scalar() == tiles.TILE_APPLICATION
+        raw = conn.connection.driver_connection
+        assert raw is not None and raw.autocommit  # no BEGIN / COMMIT round trips
+    assert _tile_backends(engine) >= 1  # kept in the pool
+    main.dispose()
+    assert _until(lambda: _tile_backends(engine) == 0)
