@@ -1108,11 +1108,12 @@ def _cacheable(req: _Request) -> bool:
 
     The aggregates and the territory do; so do the current records and each unit's cell and H3
     index (any change of those writes delta rows), which the finer H3 levels and a status
-    filter read. Buildings (a unit's building changes no figure of its cell), characteristic
-    grids (customers' industries, members), a bounding box over unit positions and past dates
-    do not: those reads are never cached.
+    filter read; characteristic grids' inputs (customers' industries, the grids and their member
+    cells) move ``metrics_epoch.feature_grids`` (migration 0011). Buildings (a unit's building
+    changes no figure of its cell), a bounding box over unit positions and past dates do not:
+    those reads are never cached.
     """
-    if req.from_base or req.fg or req.t is not None or req.level.kind == "building":
+    if req.from_base or req.t is not None or req.level.kind == "building":
         return False
     if req.filters.building is not None:
         return False
@@ -1122,7 +1123,7 @@ def _cacheable(req: _Request) -> bool:
 _VERSION_SQL = (
     "SELECT (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()), "
     "pg_postmaster_start_time(), (SELECT e.epoch FROM metrics_epoch e), "
-    "(SELECT e.compactions FROM metrics_epoch e), "
+    "(SELECT e.compactions FROM metrics_epoch e), (SELECT e.feature_grids FROM metrics_epoch e), "
     "(SELECT count(*) FROM cell_metric_delta), pg_current_xact_id_if_assigned() IS NULL"
 )
 
@@ -1133,15 +1134,16 @@ def _data_version(conn: Connection) -> tuple[tuple[Any, ...], tuple[Any, ...]] |
     Every statement that changes a current figure appends delta rows (the triggers of migration
     0004), and rows leave the delta table only with compaction or a recount, which count
     themselves in ``metrics_epoch`` in the same transaction, as does every change of region,
-    grid or cell. So (epoch, compactions, number of delta rows) read in the caller's snapshot
-    changes with every committed
-    change the cached reads could show. None when the caller's transaction has written
-    something itself (its uncommitted view must neither be served from nor enter the cache).
+    grid or cell; changes of customers' industries and of characteristic grids count in
+    ``feature_grids``. So (epoch, compactions, feature_grids, number of delta rows) read in the
+    caller's snapshot changes with every committed change the cached reads could show. None
+    when the caller's transaction has written something itself (its uncommitted view must
+    neither be served from nor enter the cache).
     """
-    oid, started, epoch, compactions, deltas, clean = conn.execute(text(_VERSION_SQL)).one()
+    oid, started, epoch, compactions, fgs, deltas, clean = conn.execute(text(_VERSION_SQL)).one()
     if not clean:
         return None
-    return (oid, started), (epoch, compactions, deltas)
+    return (oid, started), (epoch, compactions, fgs, deltas)
 
 
 def data_version(conn: Connection) -> tuple[Any, ...] | None:

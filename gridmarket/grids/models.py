@@ -522,7 +522,8 @@ class CellMetricDelta(_MetricSums, Base):
 
 class MetricsEpoch(Base):
     """One row: ``epoch`` bumped by every change of the territory tables and by a recount,
-    ``compactions`` by every compaction (the read cache's data version)."""
+    ``compactions`` by every compaction, ``feature_grids`` by every change characteristic-grid
+    figures depend on beyond the aggregates (the read cache's data version)."""
 
     __tablename__ = "metrics_epoch"
     __table_args__ = (CheckConstraint("id = 1", name="metrics_epoch_one_row"),)
@@ -530,6 +531,8 @@ class MetricsEpoch(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     epoch: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     compactions: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # changes of customers' industries, characteristic grids and their members (migration 0011)
+    feature_grids: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class MetricsCompaction(Base):

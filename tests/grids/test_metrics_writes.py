@@ -564,3 +564,63 @@ def test_compaction_stores_the_months_period_figures_per_cell(db: Engine) -> Non
         b = cell_row(conn, "B")
         assert (b["churned"], b["won"], b["new_own_lines"]) == (0, 1, 1)
         assert_exact(conn)
+
+
+def test_characteristic_grid_reads_are_cached_but_never_stale(db: Engine) -> None:
+    """A characteristic grid counts its member cells' units and its industries' customers' units:
+    its read is cached (migration 0011) and a change of a customer's industry, of its members or
+    of its industries is seen by the next read."""
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customer (city_id, source_code, name, industry) VALUES "
+                "(2, 'K1', '客户一', 'hospital'), (2, 'K2', '客户二', 'retail'), "
+                "(2, 'K3', '客户三', 'retail')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO feature_grid (code, name, city_id, type, industries) "
+                "VALUES ('FH', '医院网格', 2, 'hospital', ARRAY['hospital'])"
+            )
+        )
+    load(
+        db,
+        [
+            unit("k1", 120.001, 30.001, "stock", customer_code="K1"),  # cell A, a hospital
+            unit("k2", 120.002, 30.002, "potential", customer_code="K2"),  # cell A, retail
+            unit("k3", 120.011, 30.001, "other_network", customer_code="K3"),  # cell B, retail
+        ],
+    )
+    metrics.clear_cache()
+
+    def fh(conn: Connection) -> dict[str, Any]:
+        rows = metrics.metrics_for_level(conn, ADMIN, "feature_grid", tz=TZ)
+        return next(r for r in rows if r["code"] == "FH")
+
+    with db.connect() as conn:
+        first = fh(conn)
+        assert first["units"] == 1 and first["n_stock"] == 1  # k1 only
+        assert fh(conn) is first  # served from the cache
+        conn.commit()
+    with db.begin() as conn:  # K2 turns out to be a hospital: its unit k2 counts
+        conn.execute(text("UPDATE customer SET industry = 'hospital' WHERE source_code = 'K2'"))
+    with db.connect() as conn:
+        second = fh(conn)
+        assert (second["units"], second["n_potential"]) == (2, 1)
+        conn.commit()
+    with db.begin() as conn:  # cell B becomes a member cell: its unit k3 counts too
+        conn.execute(
+            text(
+                "INSERT INTO feature_grid_cell (feature_grid_id, cell_id) SELECT f.id, c.id "
+                "FROM feature_grid f, cell c WHERE f.code = 'FH' AND c.code = 'B'"
+            )
+        )
+    with db.connect() as conn:
+        third = fh(conn)
+        assert (third["units"], third["n_other_network"]) == (3, 1)
+        conn.commit()
+    with db.begin() as conn:  # the grid now follows finance customers: none; the member cell stays
+        conn.execute(text("UPDATE feature_grid SET industries = ARRAY['finance'] WHERE code = 'FH'"))
+    with db.connect() as conn:
+        assert fh(conn)["units"] == 1  # k3, in member cell B

@@ -1235,7 +1235,14 @@
     initMap();
     route();
     loadCities();
-    loadFeatureGrids();
+    // the characteristic grids' figures for the picker are costly at a large city: asked for once
+    // the first map is drawn, so that they do not compete with it
+    state.afterFirstMap = () => { loadFeatureGrids(); };
+    setTimeout(() => { // no map drawn (an error, no city): the picker all the same
+      const after = state.afterFirstMap;
+      state.afterFirstMap = null;
+      if (after && state.user) after();
+    }, 8000);
     loadFollowUps();
   }
 
@@ -1343,7 +1350,7 @@
       hoverOutline: null, selectedOutline: null, highlightRenderer: null, ownRenderer: null, ownOutline: null,
       detail: null, area: null, areaOpen: false, ownCells: [],
       layerLevel: null, pendingLevel: null, layerBox: null, cityRow: null, children: null, customers: null, people: null, compare: [],
-      featureGrids: null, fg: null, fgOutline: null, search: null, unit: null, unitsLayer: null, unitMarker: null, street: false,
+      featureGrids: null, afterFirstMap: null, fg: null, fgOutline: null, search: null, unit: null, unitsLayer: null, unitMarker: null, street: false,
       sweep: null, levelBeforeSweep: null, follow: null,
     });
     state.mv = { metric: 'penetration', level: 'cell', method: 'quantile', asOf: '', period: '', path: [] };
@@ -1584,6 +1591,9 @@
     const seq = state.loadSeq;
     requestAnimationFrame(() => requestAnimationFrame(() => {
       if (seq === state.loadSeq) document.body.dataset.ready = '1';
+      const after = state.afterFirstMap;
+      state.afterFirstMap = null;
+      if (after) after();
     }));
   }
 
