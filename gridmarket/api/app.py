@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(cities.router)
+    app.include_router(cities.feature_grids_router)
     app.include_router(cells.router)
     app.include_router(units.router)
     app.include_router(edits_router)

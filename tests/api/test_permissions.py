@@ -248,6 +248,7 @@ CORE: dict[tuple[str, str], list[Case]] = {
         (lambda w, r: f"/api/v1/metrics?level=h3:9&city={w.other_city}", None, everyone(200)),
         (lambda w, r: f"/api/v1/metrics?level=cell&city={w.city}&format=table", None, everyone(200)),
     ],
+    ("GET", "/api/v1/feature-grids"): [(lambda w, r: "/api/v1/feature-grids", None, everyone(200))],
     # listings: every role gets the outlines of the areas it may read (test_shapes_follow_scope)
     ("GET", "/api/v1/metrics/shapes"): [
         (lambda w, r: f"/api/v1/metrics/shapes?level=cell&city={w.city}", None, everyone(200)),
@@ -453,6 +454,24 @@ def test_listings_are_filtered_by_scope(
     assert map_cells(CM) == (everything, everything) == map_cells(PL)
     gm_shapes, gm_table = map_cells(GM)
     assert gm_shapes == gm_table == metric_cells(GM) and world.am_cell not in gm_shapes
+
+    # the characteristic-grid picker: the whole city's for city-wide roles, otherwise those with a
+    # member cell in scope (the cell cards say which grids a cell belongs to)
+    def picker(role: str) -> dict[str, str]:
+        r = client_module.get("/api/v1/feature-grids", headers=headers[role])
+        assert r.status_code == 200
+        return {f["code"]: f["city_code"] for f in r.json()["feature_grids"]}
+
+    def member_of(cell: str) -> set[str]:
+        card = client_module.get(f"/api/v1/cells/{cell}", headers=headers[A]).json()
+        return {f["code"] for f in card["feature_grids"]}
+
+    everything_fg = picker(A)
+    in_city = {code for code, city in everything_fg.items() if city == world.city}
+    assert world.other_city in everything_fg.values() and in_city
+    assert set(picker(CM)) == in_city == set(picker(PL)) == set(picker(SL))
+    assert set(picker(AM)) == member_of(world.am_cell)
+    assert member_of(world.fg_cell) <= set(picker(A))
     other = client_module.get(f"/api/v1/metrics?level=cell&city={world.other_city}", headers=headers[CM])
     assert other.json()["areas"] == []
 

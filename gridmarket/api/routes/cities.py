@@ -11,6 +11,7 @@ from gridmarket.grids import metrics, territory
 from gridmarket.grids.scope import city_by_code
 
 router = APIRouter(prefix="/api/v1/cities", tags=["territory"])
+feature_grids_router = APIRouter(prefix="/api/v1/feature-grids", tags=["territory"])
 
 GEOJSON = "application/geo+json"
 
@@ -33,3 +34,14 @@ def city_cells(code: str, conn: ConnDep, scope: ScopeDep) -> Response:
     """Every cell of a city with its counts by status, coverage and penetration (METRICS.md), as GeoJSON."""
     city_id = city_by_code(conn, scope, code)
     return Response(metrics.cells_geojson(conn, city_id, scope), media_type=GEOJSON)
+
+
+@feature_grids_router.get("")
+def list_feature_grids(conn: ConnDep, scope: ScopeDep) -> dict[str, Any]:
+    """The characteristic grids you may pick (code, name, type, city, member cells), by code.
+
+    All of your cities' for the admin, city-wide roles and specialist leads; otherwise those you
+    hold and those with a member cell you may read. No figures: ask the metrics of level
+    ``feature_grid`` for those.
+    """
+    return {"feature_grids": territory.list_feature_grids(conn, scope)}

@@ -1235,14 +1235,7 @@
     initMap();
     route();
     loadCities();
-    // the characteristic grids' figures for the picker are costly at a large city: asked for once
-    // the first map is drawn, so that they do not compete with it
-    state.afterFirstMap = () => { loadFeatureGrids(); };
-    setTimeout(() => { // no map drawn (an error, no city): the picker all the same
-      const after = state.afterFirstMap;
-      state.afterFirstMap = null;
-      if (after && state.user) after();
-    }, 8000);
+    loadFeatureGrids();
     loadFollowUps();
   }
 
@@ -1350,7 +1343,7 @@
       hoverOutline: null, selectedOutline: null, highlightRenderer: null, ownRenderer: null, ownOutline: null,
       detail: null, area: null, areaOpen: false, ownCells: [],
       layerLevel: null, pendingLevel: null, layerBox: null, cityRow: null, children: null, customers: null, people: null, compare: [],
-      featureGrids: null, afterFirstMap: null, fg: null, fgOutline: null, search: null, unit: null, unitsLayer: null, unitMarker: null, street: false,
+      featureGrids: null, fg: null, fgOutline: null, search: null, unit: null, unitsLayer: null, unitMarker: null, street: false,
       sweep: null, levelBeforeSweep: null, follow: null,
     });
     state.mv = { metric: 'penetration', level: 'cell', method: 'quantile', asOf: '', period: '', path: [] };
@@ -1591,9 +1584,6 @@
     const seq = state.loadSeq;
     requestAnimationFrame(() => requestAnimationFrame(() => {
       if (seq === state.loadSeq) document.body.dataset.ready = '1';
-      const after = state.afterFirstMap;
-      state.afterFirstMap = null;
-      if (after) after();
     }));
   }
 
@@ -3032,8 +3022,8 @@
 
   async function loadFeatureGrids() {
     try {
-      const body = await api(`/api/v1/metrics?${viewParams({ level: 'feature_grid' })}`);
-      state.featureGrids = (body.areas || []).slice().sort((a, b) => String(a.code).localeCompare(String(b.code)));
+      const body = await api('/api/v1/feature-grids');
+      state.featureGrids = (body.feature_grids || []).slice().sort((a, b) => String(a.code).localeCompare(String(b.code)));
     } catch (err) {
       if (handleApiFailure(err)) return;
       state.featureGrids = [];
@@ -3058,15 +3048,23 @@
     state.fg = { code, row, features: [], codes: [], status: 'loading' };
     renderFeatureGridPicker();
     let fc;
+    let own;
     try {
-      fc = await api(`/api/v1/metrics?${viewParams({ level: 'cell', feature_grid: code, format: 'geojson' })}`);
+      // its member cells, and its own totals (counted over its members and its industries' customers)
+      [fc, own] = await Promise.all([
+        api(`/api/v1/metrics?${viewParams({ level: 'cell', feature_grid: code, format: 'geojson' })}`),
+        api(`/api/v1/metrics?${viewParams({ level: 'feature_grid', feature_grid: code })}`),
+      ]);
     } catch (err) {
       if (handleApiFailure(err) || !state.fg || state.fg.code !== code) return;
       state.fg.status = 'error';
       return;
     }
     if (!state.fg || state.fg.code !== code) return;
-    state.fg = { ...state.fg, status: 'ok', features: fc.features || [], codes: (fc.features || []).map(cellCode) };
+    const totals = ((own && own.areas) || []).find((a) => a.code === code) || {};
+    state.fg = {
+      ...state.fg, row: { ...(row || {}), ...totals }, status: 'ok', features: fc.features || [], codes: (fc.features || []).map(cellCode),
+    };
     // its cells may lie in another city than the one shown
     const bounds = L.geoJSON(fc).getBounds();
     if (bounds.isValid() && state.city && Array.isArray(state.city.bbox)) {

@@ -410,6 +410,7 @@
     },
   });
 
-  window.gmAreasLayer = function (options) { return new AreasLayer(options); };
-  window.gmAreasLayer.Layer = AreasLayer;
+  var factory = function (options) { return new AreasLayer(options); };
+  factory.Layer = AreasLayer;
+  window.gmAreasLayer = factory;
 })();
