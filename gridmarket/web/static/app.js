@@ -1421,7 +1421,6 @@
     state.districtLayers.forEach((l) => l.remove());
     state.districtLayers = [];
     const fitted = fitCity();
-    loadCityRow(code);
     const districts = api(`/api/v1/cities/${encodeURIComponent(code)}/districts`).then((fc) => {
       if (!state.map || !state.city || state.city.code !== code) return;
       drawDistricts(fc);
@@ -1430,6 +1429,8 @@
       if (seq <= state.loadSeq && !handleApiFailure(err)) setMapStatus('map.error', true);
     });
     await Promise.all([districts, loadLayer()]);
+    // the overview card's city figures once the map is drawn (they do not colour anything)
+    if (state.city && state.city.code === code) loadCityRow(code);
   }
 
   /** The city's own figures (metrics at level city) for the overview card. */
@@ -1577,6 +1578,11 @@
     }
     clearTimeout(state.viewTimer);
     state.viewTimer = setTimeout(() => loadLayer(), 150);
+  }
+
+  /** Run fn after the next frame has been painted. */
+  function afterPaint(fn) {
+    requestAnimationFrame(() => requestAnimationFrame(fn));
   }
 
   function markReady() {
@@ -1780,8 +1786,9 @@
     renderLegend();
     renderPanel();
     const last = state.mv.path[state.mv.path.length - 1];
-    if (last) loadChildren(last.level, last.id);
-    else if (state.city) loadChildren('city', state.city.code);
+    // the panel's lists (sub-areas, top customers, people) once the areas are painted
+    const area = last ? [last.level, last.id] : state.city ? ['city', state.city.code] : null;
+    if (area) afterPaint(() => { if (state.cellLayer === cellLayer && !state.selected) loadChildren(...area); });
   }
 
   /** Replace an outline overlay of one feature or a list (or remove it when null); returns the new overlay. */
