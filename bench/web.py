@@ -14,7 +14,10 @@ browser context's request client before the page is opened, so no navigation is 
   by a MutationObserver installed before any page script. Each load is then checked: every cell
   polygon of ``gmMap.cellLayer`` carries the fill colour of a legend class (or the no-data grey),
   and the overlay canvas really holds that colour at the centre of up to 400 visible cells.
-  Three kinds of load, ``--runs`` each:
+  After each load the page's later requests (the panel's lists, asked for once the map is
+  drawn) are let finish (network idle) before the next load starts, so that no load is timed
+  while the previous page's requests still run on the same two cores. Three kinds of load,
+  ``--runs`` each:
   - *cold browser, server cache invalidated*: a new browser context (empty HTTP cache) after a
     committed change that makes the API process re-read its metric aggregates (as after a
     territory change or a compaction);
@@ -359,6 +362,9 @@ def navigate(page: Page, base: str) -> dict[str, Any]:
     )
     timings: dict[str, Any] = page.evaluate(TIMINGS_JS)
     timings["check"] = page.evaluate(CHECK_JS, 400)
+    # the requests the page makes once the map is drawn (the panel's lists, the city's figures)
+    # finish before the next load starts: each load is timed alone, as a user opening the app
+    page.wait_for_load_state("networkidle", timeout=LOAD_TIMEOUT_MS)
     return timings
 
 

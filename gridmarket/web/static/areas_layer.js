@@ -159,7 +159,7 @@
 
   var AreasLayer = L.Canvas.extend({
     options: {
-      padding: 0.3,
+      padding: 0.15, // beyond the view on each side: less to raster than 0.3, a short pan still drawn
       fillOpacity: 0.82,
       color: '#ffffff',
       weight: 0.6,
