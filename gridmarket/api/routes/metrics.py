@@ -40,6 +40,18 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return parts[0], parts[1], parts[2], parts[3]
 
 
+def _area_filters(
+    city: str | None, district: str | None, grid: str | None, feature_grid: str | None, bbox: str | None
+) -> dict[str, Any]:
+    """The area filters of a metrics query that were given (codes; bbox parsed)."""
+    given = {"city": city, "district": district, "grid": grid, "feature_grid": feature_grid}
+    filters: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    box = _bbox(bbox)
+    if box is not None:
+        filters["bbox"] = box
+    return filters
+
+
 @router.get("", response_class=Response, responses={200: {"content": {GEOJSON: {}, "application/json": {}}}})
 def by_level(
     conn: ConnDep,
@@ -65,14 +77,7 @@ def by_level(
     ] = "json",
 ) -> Response:
     """Every metric for every area of a level you may read, as JSON, GeoJSON or a compact table."""
-    filters: dict[str, Any] = {
-        k: v
-        for k, v in {"city": city, "district": district, "grid": grid, "feature_grid": feature_grid}.items()
-        if v is not None
-    }
-    box = _bbox(bbox)
-    if box is not None:
-        filters["bbox"] = box
+    filters = _area_filters(city, district, grid, feature_grid, bbox)
     if status:
         filters["status"] = status
     if format == "geojson":
@@ -116,14 +121,7 @@ def shapes(
     (even-odd). With an ``ETag``: send it back in ``If-None-Match`` for a 304 while the outlines
     are unchanged (the territory rarely changes: a browser keeps them).
     """
-    filters: dict[str, Any] = {
-        k: v
-        for k, v in {"city": city, "district": district, "grid": grid, "feature_grid": feature_grid}.items()
-        if v is not None
-    }
-    box = _bbox(bbox)
-    if box is not None:
-        filters["bbox"] = box
+    filters = _area_filters(city, district, grid, feature_grid, bbox)
     body = metrics.metrics_shapes(
         conn, scope, level, as_of=as_of, period=period, filters=filters, tz=settings.timezone
     )
