@@ -205,11 +205,14 @@ def edit_bumper(engine: Engine, city: str) -> Callable[[], None]:
     rnd = random.Random(4)
 
     def bump() -> None:
+        unit = rnd.choice(units)  # one unit: close its record and insert the next version
         raw = engine.raw_connection()
         try:
             with raw.cursor() as cur:
                 for sql in VERSION_SQL:
-                    cur.execute(sql, {"u": rnd.choice(units)})
+                    cur.execute(sql, {"u": unit})
+                if cur.rowcount != 1:
+                    raise RuntimeError(f"bench edit of unit {unit}: no new version inserted")
             raw.commit()
         finally:
             raw.close()
