@@ -66,6 +66,27 @@ def make_tiny_territory(eng: Engine) -> Engine:
 
 
 @contextmanager
+def tiny_app(
+    eng: Engine, rows: list[tuple[object, ...]], password: str
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The tiny territory on ``eng`` with ``rows`` loaded (valid from 2026-01-01), the first admin
+    with ``password``, and an app on it: its client and the admin's Authorization header."""
+    import datetime as dt
+
+    from gridmarket.api.app import create_app
+    from gridmarket.grids import auth
+    from gridmarket.grids.units import load_units
+
+    make_tiny_territory(eng)
+    with eng.begin() as conn:
+        load_units(conn, rows, source="import", valid_from=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        auth.ensure_first_admin(conn, password)
+    settings = Settings(database_url=eng.url.render_as_string(hide_password=False), admin_password=None)
+    with TestClient(create_app(settings)) as client:
+        yield client, bearer(client, "admin", password)
+
+
+@contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """Run the app with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
     import socket

@@ -1360,6 +1360,7 @@ def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched:
     rows = list(hit.rows)
     parts = list(hit.parts) if hit.parts is not None else None
     cparts = list(hit.cparts) if hit.cparts is not None else None
+    keys = _table_keys(hit.rows)
     features = list(hit.features) if hit.features is not None else None
     seen = 0
     for i, (_, aid) in enumerate(rows):
@@ -1371,7 +1372,7 @@ def _patch(conn: Connection, scope: Scope, req: _Request, hit: _Cached, touched:
         if parts is not None:
             parts[i] = _row_json(d)
         if cparts is not None:
-            cparts[i] = _row_values(d, _table_keys(hit.rows))
+            cparts[i] = _row_values(d, keys)
         if features is not None:
             features[i] = None
     if seen != len(fresh):  # a cell the cached read did not have: the territory changed under it

@@ -7,7 +7,6 @@ the plain JSON answer of the same request.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,11 +16,7 @@ from sqlalchemy import Engine, text
 
 from shapely.geometry import Polygon
 
-from gridmarket.api.app import create_app
-from gridmarket.grids import auth
-from gridmarket.grids.settings import Settings
-from gridmarket.grids.units import load_units
-from tests.helpers import bearer, make_tiny_territory, unit
+from tests.helpers import tiny_app, unit
 
 # cell A = [120.00, 120.01] × [30.00, 30.02], cell B = [120.01, 120.02] × [30.00, 30.01],
 # district D = [120.00, 120.02] × [30.00, 30.02], each drawn from its south-west corner anticlockwise
@@ -32,16 +27,11 @@ RING_D = [12_000_000, 3_000_000, 2_000, 0, 0, 2_000, -2_000, 0]
 
 @pytest.fixture(scope="module")
 def tiny(new_database: Callable[[str], Engine]) -> Iterator[tuple[TestClient, Engine, dict[str, str]]]:
-    eng = make_tiny_territory(new_database("mapdata"))
-    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    with eng.begin() as conn:
-        rows = [unit("M1", 120.005, 30.005, "stock"), unit("M2", 120.006, 30.006, "other_network")]
-        rows.append(unit("M3", 120.015, 30.005, "potential"))
-        load_units(conn, rows, source="import", valid_from=t0)
-        auth.ensure_first_admin(conn, "mapdata-admin-password")
-    settings = Settings(database_url=eng.url.render_as_string(hide_password=False), admin_password=None)
-    with TestClient(create_app(settings)) as c:
-        yield c, eng, bearer(c, "admin", "mapdata-admin-password")
+    eng = new_database("mapdata")
+    rows = [unit("M1", 120.005, 30.005, "stock"), unit("M2", 120.006, 30.006, "other_network")]
+    rows.append(unit("M3", 120.015, 30.005, "potential"))
+    with tiny_app(eng, rows, "mapdata-admin-password") as (c, headers):
+        yield c, eng, headers
 
 
 def _shapes(c: TestClient, headers: dict[str, str], **params: str) -> Any:

@@ -21,12 +21,9 @@ from sqlalchemy import Engine, create_engine, text
 
 import h3
 
-from gridmarket.api.app import create_app
 from gridmarket.geo.tiles import MERCATOR_HALF_WORLD, lonlat_to_tile, tile_bounds_3857, tile_bounds_wgs84
 from gridmarket.grids import auth, tiles
-from gridmarket.grids.settings import Settings
-from gridmarket.grids.units import load_units
-from tests.helpers import bearer, make_tiny_territory, unit
+from tests.helpers import bearer, tiny_app, unit
 
 MVT = "application/vnd.mapbox-vector-tile"
 EXTENT = 4096
@@ -349,16 +346,11 @@ def test_session_cookie_is_accepted(
 @pytest.fixture(scope="module")
 def tiny(new_database: Callable[[str], Engine]) -> Iterator[tuple[TestClient, Engine, dict[str, str]]]:
     """A private database: the tiny territory, three units in cell A, an admin; its own app."""
-    eng = make_tiny_territory(new_database("tiles"))
-    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    with eng.begin() as conn:
-        rows = [unit("T1", 120.0051, 30.0051, "stock"), unit("T2", 120.0052, 30.0052, "potential")]
-        rows.append(unit("T3", 120.0053, 30.0049, "unknown"))
-        load_units(conn, rows, source="import", valid_from=t0)
-        auth.ensure_first_admin(conn, "tiny-admin-password")
-    settings = Settings(database_url=eng.url.render_as_string(hide_password=False), admin_password=None)
-    with TestClient(create_app(settings)) as c:
-        yield c, eng, bearer(c, "admin", "tiny-admin-password")
+    eng = new_database("tiles")
+    rows = [unit("T1", 120.0051, 30.0051, "stock"), unit("T2", 120.0052, 30.0052, "potential")]
+    rows.append(unit("T3", 120.0053, 30.0049, "unknown"))
+    with tiny_app(eng, rows, "tiny-admin-password") as (c, headers):
+        yield c, eng, headers
 
 
 def _statuses(body: bytes) -> dict[str, str]:

@@ -257,8 +257,6 @@
       this._redraw();
     },
 
-    _onZoomEnd: function () {},
-
     _requestRedraw: function () {
       if (!this._map) return;
       this._redrawBounds = null;
