@@ -10,7 +10,7 @@ One run measures, over one fixed tile list of the main city (the city with most 
   every request builds its tile);
 * **raw** — the very SQL statement of each tile (``grids.tiles.tile_sql`` with the admin's
   scope) run through psycopg, one connection per client, with the tile statements' planner
-  settings and the result in binary format (as the endpoint runs it: the bytea as is, not
+  settings, unprepared, and the result in binary format (as the endpoint runs it: the bytea as is, not
   hex-encoded by the server);
 * **tipg** — tipg (PyPI, pinned in ``bench/requirements-tipg.txt``, installed by this bench in
   its own venv ``.data/bench-tipg-venv`` because it pins other FastAPI/pydantic versions than
@@ -248,7 +248,7 @@ def raw_fetcher(dsn: str) -> Callable[[], Any]:
                 statements[t] = psycopg_sql(t)
             sql, params = statements[t]
             with conn.cursor(binary=True) as cur:  # as the endpoint fetches it: bytea as is
-                cur.execute(sql, params)
+                cur.execute(sql, params, prepare=False)  # as the endpoint: planned per tile
                 row = cur.fetchone()
             return len(row[0]) if row and row[0] else 0
 

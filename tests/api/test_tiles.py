@@ -92,11 +92,16 @@ def test_street_zoom_tile_holds_every_unit_in_scope_with_its_status(
     with engine.connect() as conn:
         inside = _units_in(conn, tile_bounds_wgs84(z, x, y))
         buffered = _units_in(conn, _buffered_wgs84(z, x, y))
-        ext: dict[int, str] = dict(
-            conn.execute(
-                text("SELECT id, external_id FROM address_unit WHERE id = ANY(:i)"), {"i": list(buffered)}
-            ).all()
-        )
+        where = {
+            int(i): (e, b, f, rm)
+            for i, e, b, f, rm in conn.execute(
+                text(
+                    "SELECT a.id, a.external_id, b.code, a.floor, a.room FROM address_unit a "
+                    "LEFT JOIN building b ON b.id = a.building_id WHERE a.id = ANY(:i)"
+                ),
+                {"i": list(buffered)},
+            )
+        }
     assert len(inside) >= 2
     got = {int(f["id"]): f["properties"] for f in feats}
     assert len(got) == len(feats)  # one point per unit
@@ -104,7 +109,11 @@ def test_street_zoom_tile_holds_every_unit_in_scope_with_its_status(
     assert set(inside) <= set(got)
     for uid, props in got.items():
         assert props["status"] == buffered[uid]
-        assert props["external_id"] == ext[uid]
+        ext, building, floor, room = where[uid]
+        assert props["external_id"] == ext
+        # the building code, floor and room where the unit has them (MVT leaves out null values)
+        assert (props.get("building"), props.get("floor"), props.get("room")) == (building, floor, room)
+    assert any(p.get("building") for p in got.values())
     for f in feats:
         assert f["geometry"]["type"] == "Point"
         if int(f["id"]) in inside:  # inside the tile's square (up to rounding)
@@ -586,3 +595,28 @@ def test_tile_engine_connections_have_the_tile_settings_and_go_with_their_engine
     assert _tile_backends(engine) >= 1  # kept in the pool
     main.dispose()
     assert _until(lambda: _tile_backends(engine) == 0)
+
+
+def test_tile_statements_are_planned_for_each_tile_never_prepared(
+    engine: Engine, dense: tuple[float, float, int]
+) -> None:
+    """psycopg prepares a statement run 5 times on a connection (then PostgreSQL may plan it once
+    for any bounds); a tile statement must stay unprepared however often it runs, while the
+    connection's other statements are still prepared as usual."""
+    from gridmarket.grids.scope import system_scope
+
+    lon, lat, _ = dense
+    main = create_engine(engine.url)
+    side = tiles.tile_engine(main, 1)
+    try:
+        with side.connect() as conn:
+            x, y = lonlat_to_tile(lon, lat, 16)
+            for _ in range(8):
+                assert tiles.tile(conn, system_scope(), "units", 16, x, y, planner_settings=False)
+            for _ in range(7):
+                conn.execute(text("SELECT count(*) FROM region WHERE id = :i"), {"i": 1})
+            names = [s for (s,) in conn.execute(text("SELECT statement FROM pg_prepared_statements"))]
+        assert any("FROM region" in s for s in names)  # psycopg's preparing is on
+        assert not [s for s in names if "ST_AsMVT" in s]
+    finally:
+        main.dispose()
