@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlalchemy import Engine, text
 
 from tests.web.browser import ARTIFACTS, READY, Watched, log_in
@@ -17,6 +18,9 @@ COLORS = {
     "unknown": "#7b3294",
 }
 
+UNIT_TIP = ".leaflet-tooltip.gm-unit-tip"
+AREA_TIP = ".leaflet-tooltip.gm-tip:not(.gm-unit-tip)"
+
 ADD_LAYER_JS = """([lon, lat, zoom, colors]) => new Promise((resolve) => {
   window.gmTest = {clicks: [], aggClicks: []};
   const map = gmMap.map;
@@ -25,6 +29,7 @@ ADD_LAYER_JS = """([lon, lat, zoom, colors]) => new Promise((resolve) => {
     statusColors: colors,
     onClick: (p) => window.gmTest.clicks.push(p),
     onAggregateClick: (p) => window.gmTest.aggClicks.push(p),
+    tooltip: (p, aggregate) => (aggregate ? `AGG ${p.units}` : `UNIT ${p.external_id}`),
   });
   window.gmTest.layer = layer;
   layer.once('load', () => resolve(true));
@@ -80,6 +85,8 @@ def test_units_layer_draws_and_clicks(
     # the dot of the unit is drawn in its status colour at its place
     at = page.evaluate(PIXEL_JS, [lon, lat])
     page.mouse.move(at["x"], at["y"])
+    # (the app's own units layer shows its tooltip as well, under the same pointer)
+    expect(page.locator(UNIT_TIP, has_text=f"UNIT {ext}")).to_be_visible()
     page.mouse.click(at["x"], at["y"])
     page.wait_for_function("window.gmTest.clicks.length > 0", timeout=5_000)
     clicks = page.evaluate("window.gmTest.clicks")
@@ -120,6 +127,8 @@ def test_units_layer_draws_and_clicks(
         }"""
     )
     assert target is not None
+    page.mouse.move(target["x"], target["y"])
+    expect(page.locator(UNIT_TIP, has_text=f"AGG {target['units']}")).to_be_visible()
     page.mouse.click(target["x"], target["y"])
     page.wait_for_function("window.gmTest.aggClicks.length > 0", timeout=5_000)
     agg = page.evaluate("window.gmTest.aggClicks[0]")
@@ -135,5 +144,70 @@ def test_units_layer_draws_and_clicks(
     tile_urls = [u for u in watched.requests if "/tiles/units/" in u]
     assert len(watched.requests) > before and tile_urls
     assert all("token" not in u and "?" not in u for u in tile_urls)
+    assert not watched.foreign_requests()
+    assert not watched.errors, watched.errors
+
+
+STATUS_ZH = {
+    "stock": "存量",
+    "competing": "竞争",
+    "other_network": "他网",
+    "potential": "潜在",
+    "vacant": "空置",
+    "unknown": "未摸查",
+}
+
+# the app's own units layer (added by app.js at start-up) and whether a unit's dot is decoded
+APP_LAYER_HAS_JS = """(ext) => {
+  const layer = Object.values(gmMap.map._layers).find((l) => l instanceof window.gmUnitsLayer.Layer);
+  return Boolean(layer) && Object.values(layer._tiles).some(
+    (t) => (t.el._gmFeatures || []).some((f) => !f.agg && f.props.external_id === ext));
+}"""
+
+
+def test_app_dot_hover_shows_the_address_and_a_click_opens_its_card(
+    watched: Watched, live_server: str, admin_credentials: tuple[str, str], engine: Engine
+) -> None:
+    page = watched.page
+    page.goto(f"{live_server}/")
+    log_in(page, *admin_credentials)
+    page.wait_for_selector(READY, timeout=30_000)
+    ext, status, lon, lat = _unit(engine)
+    with engine.connect() as conn:
+        building, floor, room = conn.execute(
+            text(
+                "SELECT b.code, a.floor, a.room FROM address_unit a "
+                "LEFT JOIN building b ON b.id = a.building_id WHERE a.external_id = :e"
+            ),
+            {"e": ext},
+        ).one()
+    page.evaluate("([lat, lon]) => gmMap.map.setView([lat, lon], 18, {animate: false})", [lat, lon])
+    page.wait_for_function(APP_LAYER_HAS_JS, arg=ext, timeout=15_000)
+
+    # on the dot: the address's own tooltip (id, status, building · floor · room), not the cell's
+    at = page.evaluate(PIXEL_JS, [lon, lat])
+    page.mouse.move(at["x"] - 30, at["y"] - 30)
+    page.mouse.move(at["x"], at["y"])
+    tip = page.locator(UNIT_TIP)
+    expect(tip).to_be_visible()
+    expect(tip.locator(".gm-tip-level")).to_contain_text(ext)
+    expect(tip.locator(f'.gm-tip-main[data-status="{status}"] b')).to_have_text(STATUS_ZH[status])
+    place = [str(x) for x in (building, f"{floor} 层" if floor is not None else None, room) if x]
+    if place:
+        expect(tip).to_contain_text(" · ".join(place))
+    expect(page.locator(AREA_TIP)).to_have_count(0)
+    assert page.evaluate("gmMap.map.getContainer().classList.contains('gm-units-hover')")
+    page.screenshot(path=str(ARTIFACTS / "units_tooltip.png"))
+
+    # off the dot: its tooltip goes
+    page.mouse.move(at["x"] + 60, at["y"] + 60)
+    expect(page.locator(UNIT_TIP)).to_have_count(0)
+
+    # a click on the dot opens the address card of that unit
+    page.mouse.move(at["x"], at["y"])
+    page.mouse.click(at["x"], at["y"])
+    card = page.locator(f'#gm-panel .gm-unit-card[data-unit="{ext}"]')
+    expect(card).to_be_visible()
+    expect(card.locator(".gm-unit-status")).to_have_text(STATUS_ZH[status])
     assert not watched.foreign_requests()
     assert not watched.errors, watched.errors

@@ -649,6 +649,9 @@
       'unit.nothing': '没有修改任何字段',
       'unit.readOnly': '您的角色只能查看，不能修改地址信息',
       'unit.floor': '{f} 层',
+      'tip.unit': '地址单元',
+      'tip.openCard': '点击打开地址卡片',
+      'tip.zoomIn': '点击放大查看每个地址',
       'unit.changedAt': '最近修改',
       'unit.conflict': '该地址已被 {who} 于 {at} 修改',
       'unit.conflictNote': '表单已更新为最新值，请核对后重新保存。',
@@ -820,6 +823,9 @@
       'unit.nothing': 'No field was changed',
       'unit.readOnly': 'Your role may view addresses but not change them',
       'unit.floor': 'floor {f}',
+      'tip.unit': 'Address unit',
+      'tip.openCard': 'Click to open the address card',
+      'tip.zoomIn': 'Click to zoom in to the addresses',
       'unit.changedAt': 'Last changed',
       'unit.conflict': 'Changed by {who} at {at}',
       'unit.conflictNote': 'The form now shows the latest values: check them and save again.',
@@ -3253,7 +3259,32 @@
       minZoom: 15,
       onClick: (p) => openUnitCard(p.external_id),
       onAggregateClick: (p, ev) => state.map.setView(ev.latlng, Math.min(state.map.getZoom() + 2, 18)),
+      tooltip: unitTipHtml,
     });
+  }
+
+  /** The hover tooltip of an address dot (tile properties) or of an aggregate of the lower zooms. */
+  function unitTipHtml(p, aggregate) {
+    const dot = (key) => html`<span class="gm-dot" style="background:${(STATUSES.find((s) => s.key === key) || STATUSES[STATUSES.length - 1]).color}"></span>`;
+    if (aggregate) {
+      const rows = STATUSES.filter((s) => Number(p[`n_${s.key}`]) > 0).map((s) => html`
+        <div class="gm-tip-row" data-status="${s.key}"><span>${dot(s.key)}${t(`status.${s.key}`)}</span><b>${int(p[`n_${s.key}`])}</b></div>`);
+      return html`
+        <div class="gm-tip-name">${p.cell ? p.cell : `H3 ${p.h3}`}</div>
+        <div class="gm-tip-level">${p.cell ? t('level.cell') : t('level.h3')}</div>
+        <div class="gm-tip-row gm-tip-main"><span>${t('field.units')}</span><b>${int(p.units)}</b></div>
+        ${rows}
+        <div class="gm-tip-hint">${t('tip.zoomIn')}</div>`.s;
+    }
+    const status = p.status || 'unknown';
+    const floor = p.floor === undefined || p.floor === null ? null : tf('unit.floor', { f: p.floor });
+    const place = [p.building, floor, p.room].filter((x) => x !== undefined && x !== null && x !== '').join(' · ');
+    return html`
+      <div class="gm-tip-name">${p.room || p.external_id}</div>
+      <div class="gm-tip-level">${t('tip.unit')} · ${p.external_id}</div>
+      <div class="gm-tip-row gm-tip-main" data-status="${status}"><span>${t('unit.f.status')}</span><b>${dot(status)}${t(`status.${status}`)}</b></div>
+      ${place ? html`<div class="gm-tip-row"><span>${t('level.building')}</span><b>${place}</b></div>` : ''}
+      <div class="gm-tip-hint">${t('tip.openCard')}</div>`.s;
   }
 
   async function openUnitCard(externalId) {

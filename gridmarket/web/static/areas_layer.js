@@ -324,7 +324,8 @@
     _onMapMove: function (e) {
       var map = this._map;
       if (!map || map._animatingZoom || (map.dragging && map.dragging.moving())) return;
-      var hd = this.hitAt(e.latlng);
+      // the pointer is on an address dot drawn above (units_layer.js marks the event): its tooltip
+      var hd = e.originalEvent && e.originalEvent.gmUnitHit ? null : this.hitAt(e.latlng);
       this._setHover(hd);
       if (hd && this.options.tooltip) {
         if (!this._tip) this._tip = L.tooltip(this.options.tooltipOptions);

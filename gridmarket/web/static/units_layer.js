@@ -11,6 +11,10 @@
  *   - calls options.onClick({id, external_id, status, building, floor, room}) when a dot is
  *     clicked and options.onAggregateClick({cell | h3, units, n_<status>..., status}) for an
  *     aggregate (hit-testing on the decoded features of the clicked tile, in pixels);
+ *   - shows options.tooltip(props, isAggregate) (HTML; the caller escapes it) in a Leaflet
+ *     tooltip while the pointer is on a dot or an aggregate, and marks that mousemove event
+ *     (event.gmUnitHit = true) so that the areas drawn underneath (areas_layer.js) leave their
+ *     own hover and tooltip alone;
  *   - .refresh() fetches the visible tiles again (after an edit). The tiles are sent with
  *     `Cache-Control: private, no-cache` and an ETag, so the browser revalidates each one and an
  *     unchanged tile costs a 304.
@@ -183,12 +187,15 @@
       this._gmMoveFn = L.Util.bind(this._gmMove, this);
       map.getContainer().addEventListener('click', this._gmClickFn, true);
       map.getContainer().addEventListener('mousemove', this._gmMoveFn, true);
+      map.on('mouseout zoomstart movestart', this._gmCloseTip, this);
     },
 
     onRemove: function (map) {
       map.getContainer().removeEventListener('click', this._gmClickFn, true);
       map.getContainer().removeEventListener('mousemove', this._gmMoveFn, true);
+      map.off('mouseout zoomstart movestart', this._gmCloseTip, this);
       this.off('tileunload', this._gmUnload, this);
+      this._gmCloseTip();
       map.getContainer().classList.remove('gm-units-hover');
       L.GridLayer.prototype.onRemove.call(this, map);
     },
@@ -245,15 +252,31 @@
     },
 
     _gmMove: function (ev) {
-      var f = this._gmHit(ev);
+      var map = this._map;
+      if (!map) return;
+      var moving = map._animatingZoom || (map.dragging && map.dragging.moving());
+      var f = moving ? null : this._gmHit(ev);
       var opts = this._gmOptions;
       var clickable = f && (f.agg ? opts.onAggregateClick : opts.onClick);
-      var container = this._map.getContainer();
-      if (clickable) {
-        container.classList.add('gm-units-hover');
-      } else {
-        container.classList.remove('gm-units-hover');
+      map.getContainer().classList.toggle('gm-units-hover', Boolean(clickable));
+      if (!f) {
+        this._gmCloseTip();
+        return;
       }
+      ev.gmUnitHit = true;
+      if (!opts.tooltip) return;
+      if (!this._gmTip) this._gmTip = L.tooltip({ direction: 'top', offset: [0, -8], className: 'gm-tip gm-unit-tip' });
+      if (this._gmTipFor !== f) {
+        this._gmTip.setContent(opts.tooltip(plain(f.props), Boolean(f.agg)));
+        this._gmTipFor = f;
+      }
+      this._gmTip.setLatLng(map.mouseEventToLatLng(ev));
+      if (!map.hasLayer(this._gmTip)) map.openTooltip(this._gmTip);
+    },
+
+    _gmCloseTip: function () {
+      this._gmTipFor = null;
+      if (this._gmTip && this._map && this._map.hasLayer(this._gmTip)) this._map.closeTooltip(this._gmTip);
     },
 
     refresh: function () {
