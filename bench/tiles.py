@@ -23,9 +23,9 @@ The tile list: the densest z 14 tile of the main city → its 16 z 16 tiles and 
 of its densest z 15 quarter (street zoom: one point per unit), plus aggregated tiles (the z 12
 parent and its four z 13 children: per cell from the metric aggregates; the z 14 tile and its
 three siblings: per H3 cell from the unit rows). Each group is requested ``--passes`` times
-(rounded up to whole rounds) round-robin by 1 and by 16 concurrent clients (threads; HTTP
-clients with keep-alive, the standard library's, light on CPU), the targets taking turns round
-by round (:func:`interleaved`: other work on the shared machine then weighs on each alike);
+(rounded up to whole rounds, at least 3) round-robin by 1 and by 16 concurrent clients (threads;
+HTTP clients with keep-alive, the standard library's, light on CPU), the targets taking turns
+round by round (:func:`interleaved`: other work on the shared machine then weighs on each alike);
 latency p50/p95 and tiles per second. The
 endpoint's bytes are checked equal to the raw statement's for every tile, and tipg's feature
 counts are shown next to ours.
@@ -71,6 +71,7 @@ SELECT a.id, a.external_id, r.status, a.floor, a.room, a.geom
 FROM address_unit a JOIN market_record r ON r.address_unit_id = a.id AND r.valid_to IS NULL
 WHERE a.retired_at IS NULL
 """
+MIN_ROUNDS = 3
 GOAL_FACTOR = 1.15
 GOAL_SLACK_MS = 3.0
 POINT_ZOOM = 15  # the default setting tiles_point_zoom: the bench's server runs with it
@@ -199,14 +200,19 @@ def interleaved(
     burst of other work then lands on every target alike instead of on the one measured at
     that moment. A round holds enough passes for at least 4 tiles per client (so that the
     clients stay busy: a 9-tile list is 8 passes a round at 16 clients); the passes are rounded
-    up to whole rounds. Latencies pooled over the rounds, tiles per second over their summed
-    time. Returns the runs, the rounds and the passes per round.
+    up to whole rounds, and there are at least :data:`MIN_ROUNDS` rounds (one round of a short
+    list at 16 clients is a single draw of how the heavy and light tiles happen to queue: the
+    aggregated list's p50 moved by 20% from one run to the next). The target that goes first
+    changes from round to round. Latencies pooled over the rounds, tiles per second over their
+    summed time. Returns the runs, the rounds and the passes per round.
     """
     per_round = max(1, math.ceil(4 * clients / len(tiles_)))
-    rounds = max(1, math.ceil(passes / per_round))
+    rounds = max(MIN_ROUNDS, math.ceil(passes / per_round))
     runs = {name: Run([], 0.0, {}) for name in targets}
-    for _ in range(rounds):
-        for name, make in targets.items():
+    names = list(targets)
+    for i in range(rounds):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            make = targets[name]
             r = run_clients(tiles_ * per_round, clients, make)
             runs[name].latencies.extend(r.latencies)
             runs[name].seconds += r.seconds
