@@ -12,6 +12,9 @@ One run measures, over one fixed tile list of the main city (the city with most 
   scope) run through psycopg, one connection per client, with the tile statements' planner
   settings, unprepared, and the result in binary format (as the endpoint runs it: the bytea as is, not
   hex-encoded by the server);
+* **endpoint, gzip** (street-zoom tiles, for information: no goal) — the endpoint asked with
+  ``Accept-Encoding: gzip``, as a browser asks (setting ``gzip_level``, default 1): its latency
+  and the share of the bytes sent;
 * **tipg** — tipg (PyPI, pinned in ``bench/requirements-tipg.txt``, installed by this bench in
   its own venv ``.data/bench-tipg-venv`` because it pins other FastAPI/pydantic versions than
   ours) serving ``bench_tipg.units``, a view of the same rows (units not retired ⨝ their current
@@ -379,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
         ours = http_fetcher(
             base, lambda t: f"/tiles/units/{t[0]}/{t[1]}/{t[2]}.mvt", {"Authorization": f"Bearer {token}"}
         )
+        ours_gzip = http_fetcher(
+            base,
+            lambda t: f"/tiles/units/{t[0]}/{t[1]}/{t[2]}.mvt",
+            {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
+        )
         raw = raw_fetcher(dsn)
         tipg_fetch = http_fetcher(
             tipg_base,
@@ -431,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             rows: list[list[str]] = []
             for c in concurrency:
                 targets = {"endpoint": ours, "raw": raw}
+                if name.startswith("street"):
+                    targets["endpoint, gzip"] = ours_gzip
                 if tipg is not None and name.startswith("street"):
                     targets["tipg"] = tipg_fetch
                 runs, rounds, per_round = interleaved(tl, c, args.passes, targets)
@@ -447,6 +457,13 @@ def main(argv: list[str] | None = None) -> int:
                     ] = got <= limit
                 ratio = p50(r_ours.latencies) / p50(r_raw.latencies)
                 rows.append([f"  endpoint / raw p50, {c} client(s)", f"{ratio:.2f}×", "", ""])
+                if "endpoint, gzip" in runs:
+                    r_gz = runs["endpoint, gzip"]
+                    packed = sum(r_gz.sizes.values()) / max(1, sum(r_ours.sizes.values()))
+                    rows.append([f"endpoint, gzip, {c} client(s)", *fmt(r_gz)])
+                    rows.append(
+                        [f"  gzip: bytes sent / uncompressed, {c} client(s)", f"{packed:.2f}", "", ""]
+                    )
                 if "tipg" in runs:
                     r_tipg = runs["tipg"]
                     rows.append([f"tipg, {c} client(s)", *fmt(r_tipg)])

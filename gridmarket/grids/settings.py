@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         le=22,
         description="zoom from which the units tiles hold one point per unit (below: aggregated)",
     )
+    gzip_level: int = Field(
+        1,
+        ge=0,
+        le=9,
+        description="gzip level of answers of 1 KB or more to clients that accept gzip (0: never; "
+        "e.g. when a proxy in front compresses)",
+    )
 
 
 @lru_cache
