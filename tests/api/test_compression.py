@@ -89,3 +89,23 @@ def test_gzip_level_0_never_compresses(settings: Settings, admin_credentials: tu
         )
     assert status == 200 and "content-encoding" not in got
     assert json.loads(body)["areas"]
+
+
+def test_spreadsheets_go_as_they_are(
+    client: TestClient, admin_headers: dict[str, str], engine: Engine
+) -> None:
+    with engine.connect() as conn:  # the building with most units: its roster is well over 1 KB
+        code, city = conn.execute(
+            text(
+                "SELECT b.code, r.code FROM building b JOIN region r ON r.id = b.city_id "
+                "JOIN address_unit a ON a.building_id = b.id GROUP BY b.code, r.code "
+                "ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).one()
+    status, headers, body = _raw(
+        client, f"/api/v1/buildings/{code}/roster.xlsx?city={city}", {**admin_headers, **GZIP}
+    )
+    assert status == 200 and len(body) > GZIP_MINIMUM_SIZE
+    assert headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert "content-encoding" not in headers  # a zip file already
+    assert body[:2] == b"PK"

@@ -157,12 +157,16 @@ STATUS_ZH = {
     "unknown": "未摸查",
 }
 
-# the app's own units layer (added by app.js at start-up) and whether a unit's dot is decoded
-APP_LAYER_HAS_JS = """(ext) => {
-  const layer = Object.values(gmMap.map._layers).find((l) => l instanceof window.gmUnitsLayer.Layer);
-  return Boolean(layer) && Object.values(layer._tiles).some(
-    (t) => (t.el._gmFeatures || []).some((f) => !f.agg && f.props.external_id === ext));
-}"""
+# the app's own units layer (added by app.js at start-up), and whether a unit's dot is decoded
+# with the given room
+APP_LAYER_JS = "Object.values(gmMap.map._layers).find((l) => l instanceof window.gmUnitsLayer.Layer)"
+APP_LAYER_ROOM_JS = (
+    "([ext, room]) => { const layer = "
+    + APP_LAYER_JS
+    + "; return Boolean(layer) && Object.values(layer._tiles).some((t) => (t.el._gmFeatures || []).some("
+    + "(f) => !f.agg && f.props.external_id === ext && (f.props.room ?? null) === room)); }"
+)
+EVIL_ROOM = '<img src=x onerror="window.gmXss=1">室'  # must be shown as text
 
 
 def test_app_dot_hover_shows_the_address_and_a_click_opens_its_card(
@@ -182,32 +186,57 @@ def test_app_dot_hover_shows_the_address_and_a_click_opens_its_card(
             {"e": ext},
         ).one()
     page.evaluate("([lat, lon]) => gmMap.map.setView([lat, lon], 18, {animate: false})", [lat, lon])
-    page.wait_for_function(APP_LAYER_HAS_JS, arg=ext, timeout=15_000)
-
-    # on the dot: the address's own tooltip (id, status, building · floor · room), not the cell's
+    page.wait_for_function(APP_LAYER_ROOM_JS, arg=[ext, room], timeout=15_000)
     at = page.evaluate(PIXEL_JS, [lon, lat])
+    hovering_area = "gmMap.map.getContainer().classList.contains('gm-area-hover')"
+
+    # beside the dot: the cell's tooltip
     page.mouse.move(at["x"] - 30, at["y"] - 30)
+    expect(page.locator(AREA_TIP)).to_be_visible()
+
+    # on the dot: the address's own tooltip (id, status, building · floor · room) instead of the
+    # cell's, whose hover outline stays
     page.mouse.move(at["x"], at["y"])
     tip = page.locator(UNIT_TIP)
     expect(tip).to_be_visible()
     expect(tip.locator(".gm-tip-level")).to_contain_text(ext)
     expect(tip.locator(f'.gm-tip-main[data-status="{status}"] b')).to_have_text(STATUS_ZH[status])
     place = [str(x) for x in (building, f"{floor} 层" if floor is not None else None, room) if x]
-    if place:
-        expect(tip).to_contain_text(" · ".join(place))
+    assert place
+    expect(tip).to_contain_text(" · ".join(place))
     expect(page.locator(AREA_TIP)).to_have_count(0)
     assert page.evaluate("gmMap.map.getContainer().classList.contains('gm-units-hover')")
+    assert page.evaluate(hovering_area)
     page.screenshot(path=str(ARTIFACTS / "units_tooltip.png"))
 
-    # off the dot: its tooltip goes
-    page.mouse.move(at["x"] + 60, at["y"] + 60)
+    # off the dot: its tooltip goes, the cell's comes back
+    page.mouse.move(at["x"] - 30, at["y"] - 30)
     expect(page.locator(UNIT_TIP)).to_have_count(0)
+    expect(page.locator(AREA_TIP)).to_be_visible()
 
-    # a click on the dot opens the address card of that unit
-    page.mouse.move(at["x"], at["y"])
-    page.mouse.click(at["x"], at["y"])
-    card = page.locator(f'#gm-panel .gm-unit-card[data-unit="{ext}"]')
-    expect(card).to_be_visible()
-    expect(card.locator(".gm-unit-status")).to_have_text(STATUS_ZH[status])
+    # a room that is markup is shown as text, never run
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE address_unit SET room = :r WHERE external_id = :e"), {"r": EVIL_ROOM, "e": ext}
+        )
+    try:
+        page.evaluate("() => " + APP_LAYER_JS + ".refresh()")
+        page.wait_for_function(APP_LAYER_ROOM_JS, arg=[ext, EVIL_ROOM], timeout=15_000)
+        page.mouse.move(at["x"], at["y"])
+        expect(tip.locator(".gm-tip-name")).to_have_text(EVIL_ROOM)
+        expect(tip.locator("img")).to_have_count(0)
+
+        # a click on the dot opens the address card of that unit (and closes the dot's tooltip)
+        page.mouse.click(at["x"], at["y"])
+        card = page.locator(f'#gm-panel .gm-unit-card[data-unit="{ext}"]')
+        expect(card).to_be_visible()
+        expect(card.locator(".gm-unit-status")).to_have_text(STATUS_ZH[status])
+        expect(page.locator(UNIT_TIP)).to_have_count(0)
+        assert page.evaluate("window.gmXss") is None
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE address_unit SET room = :r WHERE external_id = :e"), {"r": room, "e": ext}
+            )
     assert not watched.foreign_requests()
     assert not watched.errors, watched.errors

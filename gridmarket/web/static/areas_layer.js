@@ -324,10 +324,12 @@
     _onMapMove: function (e) {
       var map = this._map;
       if (!map || map._animatingZoom || (map.dragging && map.dragging.moving())) return;
-      // the pointer is on an address dot drawn above (units_layer.js marks the event): its tooltip
-      var hd = e.originalEvent && e.originalEvent.gmUnitHit ? null : this.hitAt(e.latlng);
+      var hd = this.hitAt(e.latlng);
       this._setHover(hd);
-      if (hd && this.options.tooltip) {
+      // on an address dot drawn above, whose own tooltip shows (units_layer.js marks the event),
+      // the area keeps its hover outline but not its tooltip
+      var dot = e.originalEvent && e.originalEvent.gmUnitHit;
+      if (hd && this.options.tooltip && !dot) {
         if (!this._tip) this._tip = L.tooltip(this.options.tooltipOptions);
         if (this._tipFor !== hd) {
           this._tip.setContent(this.options.tooltip(hd));

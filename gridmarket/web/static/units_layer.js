@@ -13,8 +13,8 @@
  *     aggregate (hit-testing on the decoded features of the clicked tile, in pixels);
  *   - shows options.tooltip(props, isAggregate) (HTML; the caller escapes it) in a Leaflet
  *     tooltip while the pointer is on a dot or an aggregate, and marks that mousemove event
- *     (event.gmUnitHit = true) so that the areas drawn underneath (areas_layer.js) leave their
- *     own hover and tooltip alone;
+ *     (event.gmUnitHit = true) so that the areas drawn underneath (areas_layer.js) hold back
+ *     their own tooltip (their hover outline stays);
  *   - .refresh() fetches the visible tiles again (after an edit). The tiles are sent with
  *     `Cache-Control: private, no-cache` and an ETag, so the browser revalidates each one and an
  *     unchanged tile costs a 304.
@@ -248,6 +248,7 @@
       var handler = f.agg ? opts.onAggregateClick : opts.onClick;
       if (!handler) return;
       ev.stopPropagation();
+      this._gmCloseTip();
       handler(plain(f.props), { latlng: map.mouseEventToLatLng(ev), originalEvent: ev });
     },
 
@@ -263,8 +264,8 @@
         this._gmCloseTip();
         return;
       }
-      ev.gmUnitHit = true;
       if (!opts.tooltip) return;
+      ev.gmUnitHit = true;
       if (!this._gmTip) this._gmTip = L.tooltip({ direction: 'top', offset: [0, -8], className: 'gm-tip gm-unit-tip' });
       if (this._gmTipFor !== f) {
         this._gmTip.setContent(opts.tooltip(plain(f.props), Boolean(f.agg)));
@@ -280,6 +281,7 @@
     },
 
     refresh: function () {
+      this._gmCloseTip();
       return this.redraw();
     },
   });
