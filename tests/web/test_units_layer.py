@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 
 from tests.web.browser import ARTIFACTS, READY, Watched, log_in
@@ -68,13 +68,19 @@ def _unit(engine: Engine) -> tuple[str, str, float, float]:
     return str(row[0]), str(row[1]), float(row[2]), float(row[3])
 
 
+def _app_page(watched: Watched, live_server: str, credentials: tuple[str, str]) -> Page:
+    """The web app's page, logged in, its map drawn."""
+    page = watched.page
+    page.goto(f"{live_server}/")
+    log_in(page, *credentials)
+    page.wait_for_selector(READY, timeout=30_000)
+    return page
+
+
 def test_units_layer_draws_and_clicks(
     watched: Watched, live_server: str, admin_credentials: tuple[str, str], engine: Engine
 ) -> None:
-    page = watched.page
-    page.goto(f"{live_server}/")
-    log_in(page, *admin_credentials)
-    page.wait_for_selector(READY, timeout=30_000)
+    page = _app_page(watched, live_server, admin_credentials)
     assert page.evaluate("typeof window.gmUnitsLayer") == "function"
 
     ext, status, lon, lat = _unit(engine)
@@ -172,10 +178,7 @@ EVIL_ROOM = '<img src=x onerror="window.gmXss=1">室'  # must be shown as text
 def test_app_dot_hover_shows_the_address_and_a_click_opens_its_card(
     watched: Watched, live_server: str, admin_credentials: tuple[str, str], engine: Engine
 ) -> None:
-    page = watched.page
-    page.goto(f"{live_server}/")
-    log_in(page, *admin_credentials)
-    page.wait_for_selector(READY, timeout=30_000)
+    page = _app_page(watched, live_server, admin_credentials)
     ext, status, lon, lat = _unit(engine)
     with engine.connect() as conn:
         building, floor, room = conn.execute(
