@@ -237,6 +237,13 @@ def test_holistic_map(watched: Watched, live_server: str, admin_credentials: tup
     expect(page.locator("#gm-panel")).to_have_css("position", "fixed")
     box = page.locator("#gm-panel").bounding_box()
     assert box is not None and box["width"] == 390
+    # the whole header fits on a phone: logout and the language switch in view
+    for sel in ("#gm-logout", ".gm-lang-btn[aria-pressed=false]", "#gm-city-select"):
+        b = page.locator(sel).bounding_box()
+        assert b is not None and b["width"] > 0 and b["x"] >= 0 and b["x"] + b["width"] <= 390, (sel, b)
+    expect(page.locator("#gm-logout")).to_have_attribute("title", "退出登录")  # the icon's words
+    logo = page.locator(".gm-logo").bounding_box()
+    assert logo is not None and logo["width"] == 32  # not squeezed by the rest
     page.screenshot(path=str(ARTIFACTS / "map_mobile.png"))
     page.locator("#gm-panel-close").click()
     page.wait_for_function("document.getElementById('gm-panel').getBoundingClientRect().top >= 844")

@@ -1170,6 +1170,7 @@
     document.title = `${t('app.title')} · gridmarket`;
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
     document.querySelectorAll('[data-i18n-placeholder]').forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+    document.querySelectorAll('[data-i18n-title]').forEach((el) => { el.title = t(el.dataset.i18nTitle); });
     document.querySelectorAll('.gm-lang-btn').forEach((b) => {
       b.setAttribute('aria-pressed', String(b.dataset.lang === state.lang));
     });
