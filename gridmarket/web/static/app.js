@@ -2462,7 +2462,7 @@
     const fgs = (d.data && d.data.feature_grids) || [];
     if (!fgs.length) return html`<span class="gm-muted">${t('card.noFeatureGrids')}</span>`;
     return html`<span class="gm-chips gm-chips-right gm-fg-chips">${fgs.map((f) => html`
-      <span class="gm-chip" data-code="${f.code}" title="${f.code}"><span class="gm-chip-type">${label('type', f.type) || t('type.none')}</span>${f.name || f.code}</span>`)}</span>`;
+      <span class="gm-chip" data-code="${f.code}" title="${f.code}"><span class="gm-chip-type">${label('type', f.type) || t('type.none')}</span><span class="gm-chip-name">${f.name || f.code}</span></span>`)}</span>`;
   }
 
   function matrixSection() {
