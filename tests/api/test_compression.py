@@ -9,9 +9,11 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from gridmarket.api import compression
 from gridmarket.api.app import create_app
 from gridmarket.api.compression import GZIP_MINIMUM_SIZE
 from gridmarket.geo.tiles import lonlat_to_tile
@@ -113,3 +115,29 @@ def test_spreadsheets_go_as_they_are(
     assert headers["content-type"].startswith("application/vnd.openxmlformats")
     assert "content-encoding" not in headers  # a zip file already
     assert body[:2] == b"PK"
+
+
+def test_large_answers_are_compressed_once_per_content(
+    client: TestClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compression, "CACHE_MINIMUM_SIZE", 4096)  # the small demo's maps
+    cache: compression.GzipCache = client.app.state.gzip_cache  # type: ignore[attr-defined]
+    path = f"/api/v1/metrics?level=cell&city={_main_city(client, admin_headers)}"
+    _, _, plain = _raw(client, path, {**admin_headers, **IDENTITY})
+    assert len(plain) >= 4096
+    before = (cache.misses, cache.hits)
+    _, first_headers, first = _raw(client, path, {**admin_headers, **GZIP})
+    _, headers, again = _raw(client, path, {**admin_headers, **GZIP})
+    assert (cache.misses, cache.hits) == (before[0] + 1, before[1] + 1)  # compressed once, then reused
+    assert again == first and gzip.decompress(first) == plain
+    for h in (first_headers, headers):
+        assert h["content-encoding"] == "gzip" and int(h["content-length"]) == len(first)
+        assert "accept-encoding" in h["vary"].lower()
+    # other bytes (the same cells as a table) are other content: compressed for themselves
+    _, _, table = _raw(client, path + "&format=table", {**admin_headers, **GZIP})
+    assert (cache.misses, cache.hits) == (before[0] + 2, before[1] + 1)
+    assert json.loads(gzip.decompress(table))["keys"]
+    # a client that does not accept gzip gets the plain bytes, and the cache is not asked
+    _, plain_headers, plain_again = _raw(client, path, {**admin_headers, **IDENTITY})
+    assert plain_again == plain and "content-encoding" not in plain_headers
+    assert (cache.misses, cache.hits) == (before[0] + 2, before[1] + 1)
