@@ -379,14 +379,13 @@ def main(argv: list[str] | None = None) -> int:
                 tipg, tipg_base = start_tipg(ensure_tipg(rep), url)
             except (RuntimeError, subprocess.CalledProcessError) as exc:
                 rep(f"tipg not measured: {exc}")
-        ours = http_fetcher(
-            base, lambda t: f"/tiles/units/{t[0]}/{t[1]}/{t[2]}.mvt", {"Authorization": f"Bearer {token}"}
-        )
-        ours_gzip = http_fetcher(
-            base,
-            lambda t: f"/tiles/units/{t[0]}/{t[1]}/{t[2]}.mvt",
-            {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
-        )
+
+        def ours_path(t: Tile) -> str:
+            return f"/tiles/units/{t[0]}/{t[1]}/{t[2]}.mvt"
+
+        bearer = {"Authorization": f"Bearer {token}"}
+        ours = http_fetcher(base, ours_path, bearer)
+        ours_gzip = http_fetcher(base, ours_path, {**bearer, "Accept-Encoding": "gzip"})
         raw = raw_fetcher(dsn)
         tipg_fetch = http_fetcher(
             tipg_base,

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, text
 from gridmarket.grids import auth
 from gridmarket.grids.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gridmarket.grids.models import FOLLOW_UP_OUTCOMES
-from gridmarket.grids.rosters import STATUS_ZH
+from gridmarket.grids.records import STATUS_NAMES
 from gridmarket.grids.scope import ACTIONS, Scope, authorize, scope_for, today
 from gridmarket.grids.visits import live_unit
 
@@ -75,7 +75,7 @@ def _out(row: Any) -> dict[str, Any]:
     for k in ("created_at", "closed_at", "due_date"):
         if d.get(k) is not None:
             d[k] = d[k].isoformat()
-    d["status_now_zh"] = STATUS_ZH.get(d["status_now"], d["status_now"])
+    d["status_now_zh"] = STATUS_NAMES.get(d["status_now"], d["status_now"])
     return d
 
 
@@ -154,8 +154,8 @@ def create(
         reason = status
     else:
         raise ValidationFailed(
-            f"no opportunity: the unit is {status} ({STATUS_ZH.get(status, status)}) and its contract does "
-            f"not end within {EXPIRING_DAYS} days",
+            f"no opportunity: the unit is {status} ({STATUS_NAMES.get(status, status)}) and its contract "
+            f"does not end within {EXPIRING_DAYS} days",
             field="reason",
         )
     due = _due(due_date, on, required=True)
@@ -259,7 +259,7 @@ def close(
         )
         if status not in OWN_STATUSES:
             raise ValidationFailed(
-                f"the unit is still {status} ({STATUS_ZH.get(status, status)}): record the status change "
+                f"the unit is still {status} ({STATUS_NAMES.get(status, status)}): record the status change "
                 "(stock or competing) first",
                 field="outcome",
             )

@@ -21,17 +21,8 @@ from sqlalchemy import Connection, text
 
 from gridmarket.grids.auth import audit
 from gridmarket.grids.errors import Forbidden, NotFound, ValidationFailed
+from gridmarket.grids.records import STATUS_NAMES
 from gridmarket.grids.scope import CITY_WIDE, Scope, mask_phone
-
-STATUS_ZH: dict[str, str] = {
-    "stock": "存量",
-    "competing": "竞争",
-    "other_network": "他网",
-    "potential": "潜在",
-    "vacant": "空置",
-    "unknown": "未摸查",
-}
-"""Status code → Chinese name (PRODUCT.md)."""
 
 MAX_EMPTY_FLOORS = 200
 
@@ -61,7 +52,7 @@ def _finish(conn: Connection, scope: Scope, rows: list[dict[str, Any]]) -> int:
         for k, v in row.items():
             if isinstance(v, Decimal):
                 row[k] = float(v)
-        row["status_zh"] = STATUS_ZH.get(row["status"], row["status"])
+        row["status_zh"] = STATUS_NAMES.get(row["status"], row["status"])
         if row.pop("phone_visible"):
             row["phone_masked"] = False
             if row["contact_phone"]:
@@ -181,7 +172,7 @@ def cell_buildings(conn: Connection, scope: Scope, cell_code: str) -> dict[str, 
     """The buildings with units in a cell: per building the units the caller may read and their status mix."""
     cell = scope.readable_cell(conn, cell_code)
     read, rp = scope.unit_sql("a", "r", "read")
-    counts = ", ".join(f"count(*) FILTER (WHERE r.status = '{s}') AS n_{s}" for s in STATUS_ZH)
+    counts = ", ".join(f"count(*) FILTER (WHERE r.status = '{s}') AS n_{s}" for s in STATUS_NAMES)
     rows = conn.execute(
         text(
             f"SELECT b.code, b.name, b.type, b.floors, ct.code AS city, count(*) AS units, {counts}, "
@@ -196,7 +187,7 @@ def cell_buildings(conn: Connection, scope: Scope, cell_code: str) -> dict[str, 
     buildings = []
     for r in rows:
         item = {k: r[k] for k in ("code", "name", "type", "floors", "city", "units", "lon", "lat")}
-        item["status_mix"] = {s: int(r[f"n_{s}"]) for s in STATUS_ZH}
+        item["status_mix"] = {s: int(r[f"n_{s}"]) for s in STATUS_NAMES}
         buildings.append(item)
     return {"cell": {"code": cell.code, "name": cell.name}, "buildings": buildings}
 

@@ -7,6 +7,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 
+from gridmarket.grids.records import STATUS_NAMES
 from tests.web.browser import ARTIFACTS, READY, Watched, log_in
 
 COLORS = {
@@ -154,15 +155,6 @@ def test_units_layer_draws_and_clicks(
     assert not watched.errors, watched.errors
 
 
-STATUS_ZH = {
-    "stock": "存量",
-    "competing": "竞争",
-    "other_network": "他网",
-    "potential": "潜在",
-    "vacant": "空置",
-    "unknown": "未摸查",
-}
-
 # the app's own units layer (added by app.js at start-up), and whether a unit's dot is decoded
 # with the given room
 APP_LAYER_JS = "Object.values(gmMap.map._layers).find((l) => l instanceof window.gmUnitsLayer.Layer)"
@@ -203,7 +195,7 @@ def test_app_dot_hover_shows_the_address_and_a_click_opens_its_card(
     tip = page.locator(UNIT_TIP)
     expect(tip).to_be_visible()
     expect(tip.locator(".gm-tip-level")).to_contain_text(ext)
-    expect(tip.locator(f'.gm-tip-main[data-status="{status}"] b')).to_have_text(STATUS_ZH[status])
+    expect(tip.locator(f'.gm-tip-main[data-status="{status}"] b')).to_have_text(STATUS_NAMES[status])
     place = [str(x) for x in (building, f"{floor} 层" if floor is not None else None, room) if x]
     assert place
     expect(tip).to_contain_text(" · ".join(place))
@@ -233,7 +225,7 @@ def test_app_dot_hover_shows_the_address_and_a_click_opens_its_card(
         page.mouse.click(at["x"], at["y"])
         card = page.locator(f'#gm-panel .gm-unit-card[data-unit="{ext}"]')
         expect(card).to_be_visible()
-        expect(card.locator(".gm-unit-status")).to_have_text(STATUS_ZH[status])
+        expect(card.locator(".gm-unit-status")).to_have_text(STATUS_NAMES[status])
         expect(page.locator(UNIT_TIP)).to_have_count(0)
         assert page.evaluate("window.gmXss") is None
     finally:
